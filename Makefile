@@ -1,0 +1,67 @@
+# `make help` lists the targets. Everything runs through the project's own .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Daphne refuses WebSocket messages over this many bytes (a frame is at most 64 KiB of text).
+WS_MAX_BYTES ?= 262144
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install system-deps run admin lint format test test-unit test-pg test-browser clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the pinned requirements
+
+system-deps: ## install redis-server and chromium from Debian when they are missing
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: install ## set up and serve the site on http://$(HOST):$(PORT) (SQLite, in-memory layer)
+	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=true $(PY) manage.py seed_demo
+	@echo
+	@echo "  Serving http://$(HOST):$(PORT)/  -- sign up there, or create an admin with: make admin"
+	@echo
+	DJANGO_DEBUG=true $(VENV)/bin/daphne -b $(HOST) -p $(PORT) \
+		--websocket-max-message-size $(WS_MAX_BYTES) chatsite.asgi:application
+
+admin: install ## create a superuser for /admin/ (asks for a name and password)
+	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=true $(PY) manage.py createsuperuser
+
+lint: install ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test-unit: install system-deps ## the suite except the browser test (DATABASE_URL picks the database)
+	$(VENV)/bin/pytest -m "not browser" tests
+
+test-browser: install system-deps ## the Playwright test, in a process of its own
+	$(VENV)/bin/pytest -m browser tests
+
+test: lint test-unit test-browser ## install what is missing, lint, run the whole suite
+
+test-pg: install system-deps ## the suite against PostgreSQL on 127.0.0.1:5432
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(VENV)/bin/pytest -m "not browser" tests
+
+clean: ## remove the venv, local databases and collected static files
+	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3 staticfiles

@@ -1,0 +1,75 @@
+"""The only module that talks to the channel layer.
+
+Group names come from ids (`room.42`, `user.17`), never from slugs or usernames, because the
+layer allows only ASCII letters, digits, `-`, `_` and `.` in them. A frame is encoded once here
+and every consumer in the group sends that same text to its socket.
+
+Layer events:
+- `chat.frame` `{text, skip}`: send `text` unless the socket's user id is `skip`.
+- `chat.presence` `{text, online}`: a presence frame; consumers also remember `online`.
+- `chat.close` `{code, session}`: close with `code` if `session` is null or the socket's own.
+"""
+
+import hashlib
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from . import protocol
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def session_digest(session_key: str | None) -> str | None:
+    """Sockets are matched to a session by a digest, so raw session keys never enter Redis."""
+    if not session_key:
+        return None
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+async def _send(group: str, event: dict[str, Any]) -> None:
+    await get_channel_layer().group_send(group, event)
+
+
+async def to_room(room_id: int, frame: dict[str, Any], *, skip_user: int | None = None) -> None:
+    await _send(
+        room_group(room_id),
+        {"type": "chat.frame", "text": protocol.encode(frame), "skip": skip_user},
+    )
+
+
+async def to_user(user_id: int, frame: dict[str, Any]) -> None:
+    await _send(user_group(user_id), {"type": "chat.frame", "text": protocol.encode(frame)})
+
+
+async def presence(room_id: int, online: list[str]) -> None:
+    frame = {"type": "presence", "online": online}
+    await _send(
+        room_group(room_id),
+        {"type": "chat.presence", "text": protocol.encode(frame), "online": online},
+    )
+
+
+async def close_user_sockets(user_id: int, code: int, *, session_key: str | None = None) -> None:
+    """Close every socket of a user, or only those of one session when `session_key` is given."""
+    await _send(
+        user_group(user_id),
+        {"type": "chat.close", "code": code, "session": session_digest(session_key)},
+    )
+
+
+def to_room_on_commit(room_id: int, frame: dict[str, Any]) -> None:
+    """From synchronous service code: broadcast once the surrounding transaction has committed.
+
+    A message is stored before anyone hears of it, so a client that catches up with `history`
+    never misses what it was told about.
+    """
+    transaction.on_commit(lambda: async_to_sync(to_room)(room_id, frame))

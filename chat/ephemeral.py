@@ -1,0 +1,141 @@
+"""Short-lived state shared by every worker: presence entries, throttles and rate-limit buckets.
+
+With `REDIS_URL` set it lives in Redis, so all Daphne processes agree; without it (one process,
+the in-memory channel layer) it lives in this process. Both stores answer the same four calls.
+Nothing here is worth a database write: it all expires by itself.
+"""
+
+import asyncio
+import time
+import weakref
+from typing import Protocol
+
+from django.conf import settings
+from redis import asyncio as aioredis
+
+
+class Store(Protocol):
+    async def touch(self, key: str, member: str, ttl: float) -> None: ...
+    async def drop(self, key: str, member: str) -> None: ...
+    async def alive(self, key: str) -> tuple[list[str], bool]: ...
+    async def claim(self, key: str, ttl: float) -> bool: ...
+    async def take_token(self, key: str, capacity: int, period: float) -> float: ...
+
+
+class MemoryStore:
+    """For a single process; a sorted set becomes a dict of member to expiry time."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, dict[str, float]] = {}
+        self.claims: dict[str, float] = {}
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    async def touch(self, key: str, member: str, ttl: float) -> None:
+        self.sets.setdefault(key, {})[member] = time.monotonic() + ttl
+
+    async def drop(self, key: str, member: str) -> None:
+        self.sets.get(key, {}).pop(member, None)
+
+    async def alive(self, key: str) -> tuple[list[str], bool]:
+        now = time.monotonic()
+        members = self.sets.get(key, {})
+        expired = [m for m, until in members.items() if until < now]
+        for member in expired:
+            del members[member]
+        return list(members), bool(expired)
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        now = time.monotonic()
+        if self.claims.get(key, 0) > now:
+            return False
+        self.claims[key] = now + ttl
+        return True
+
+    async def take_token(self, key: str, capacity: int, period: float) -> float:
+        now = time.monotonic()
+        tokens, stamp = self.buckets.get(key, (float(capacity), now))
+        tokens = min(capacity, tokens + (now - stamp) * capacity / period)
+        if tokens >= 1:
+            self.buckets[key] = (tokens - 1, now)
+            return 0.0
+        self.buckets[key] = (tokens, now)
+        return (1 - tokens) * period / capacity
+
+
+# A token bucket in one round trip: KEYS[1] the bucket, ARGV capacity, period (s), now (s).
+# Returns 0 when a token was taken, else the seconds until one is due (as a string).
+_TOKEN_BUCKET = """
+local capacity = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(state[1]) or capacity
+local stamp = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - stamp) * capacity / period)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) * period / capacity end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(period * 1000))
+return tostring(wait)
+"""
+
+
+class RedisStore:
+    """Sorted sets scored by expiry time; a client per event loop, as redis-py requires."""
+
+    prefix = "chat:"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.bucket_script = None
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        client = self.clients.get(loop)
+        if client is None:
+            client = aioredis.Redis.from_url(
+                self.url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+            )
+            self.clients[loop] = client
+        return client
+
+    async def touch(self, key: str, member: str, ttl: float) -> None:
+        redis = self.redis
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.prefix + key, {member: time.time() + ttl})
+            pipe.expire(self.prefix + key, int(ttl) + 60)
+            await pipe.execute()
+
+    async def drop(self, key: str, member: str) -> None:
+        await self.redis.zrem(self.prefix + key, member)
+
+    async def alive(self, key: str) -> tuple[list[str], bool]:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self.prefix + key, "-inf", time.time())
+            pipe.zrange(self.prefix + key, 0, -1)
+            removed, members = await pipe.execute()
+        return [m.decode() for m in members], bool(removed)
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        return bool(await self.redis.set(self.prefix + key, 1, px=int(ttl * 1000), nx=True))
+
+    async def take_token(self, key: str, capacity: int, period: float) -> float:
+        redis = self.redis
+        if self.bucket_script is None:
+            self.bucket_script = redis.register_script(_TOKEN_BUCKET)
+        wait = await self.bucket_script(
+            keys=[self.prefix + key], args=[capacity, period, time.time()], client=redis
+        )
+        return float(wait)
+
+
+_store: Store | None = None
+
+
+def store() -> Store:
+    global _store
+    if _store is None:
+        _store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else MemoryStore()
+    return _store

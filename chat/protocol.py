@@ -1,0 +1,135 @@
+"""The wire format in one place: reading client frames and building server frames.
+
+Parsing checks shape only (is it a JSON object, are the fields of the right type); what a
+frame may do is for the services to decide. Every way a frame can be malformed ends in `Invalid`
+so that the consumer answers an `error` frame instead of dying with close code 1011.
+"""
+
+import json
+from typing import Any
+
+from .errors import Invalid, TooLong
+from .models import Message, Room
+
+MAX_FRAME_CHARS = 64 * 1024
+MAX_DEPTH = 4
+MAX_ID = 2**63 - 1
+MAX_LIMIT = 100
+
+
+def _refuse_constant(name: str) -> None:
+    raise Invalid(f"{name} is not allowed in a frame.")
+
+
+def _check_values(value: Any, depth: int = 0) -> None:
+    """Refuse deep nesting and strings the database cannot hold (NUL, lone surrogates)."""
+    if depth > MAX_DEPTH:
+        raise Invalid("The frame is nested too deeply.")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Invalid("Text may not contain NUL characters.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid("Text may not contain lone surrogates.") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_values(key, depth + 1)
+            _check_values(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, depth + 1)
+
+
+def parse(text: str | None) -> dict[str, Any]:
+    """Turn one WebSocket text frame into a dict with a string `type`, or raise `Invalid`."""
+    if text is None:
+        raise Invalid("Frames must be JSON text, not binary.")
+    if len(text) > MAX_FRAME_CHARS:
+        raise TooLong(f"A frame may be at most {MAX_FRAME_CHARS} characters.")
+    if not text.strip():
+        raise Invalid("The frame is empty.")
+    try:
+        frame = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise Invalid("The frame is nested too deeply.") from None
+    except ValueError:
+        raise Invalid("The frame is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise Invalid("A frame must be a JSON object.")
+    _check_values(frame)
+    if not isinstance(frame.get("type"), str):
+        raise Invalid("A frame needs a string 'type'.")
+    return frame
+
+
+def text_field(frame: dict[str, Any], name: str, *, max_length: int | None = None) -> str:
+    value = frame.get(name)
+    if not isinstance(value, str):
+        raise Invalid(f"'{name}' must be a string.")
+    if max_length is not None and len(value) > max_length:
+        raise TooLong(f"'{name}' may be at most {max_length} characters.")
+    return value
+
+
+def optional_text_field(frame: dict[str, Any], name: str, *, max_length: int) -> str | None:
+    if frame.get(name) is None:
+        return None
+    return text_field(frame, name, max_length=max_length)
+
+
+def _to_id(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise Invalid(f"'{name}' must be a positive integer id.")
+    return value
+
+
+def id_field(frame: dict[str, Any], name: str) -> int:
+    return _to_id(frame.get(name), name)
+
+
+def optional_id_field(frame: dict[str, Any], name: str) -> int | None:
+    value = frame.get(name)
+    return None if value is None else _to_id(value, name)
+
+
+def limit_field(frame: dict[str, Any], default: int) -> int:
+    value = frame.get("limit", default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise Invalid(f"'limit' must be an integer from 1 to {MAX_LIMIT}.")
+    return value
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "room": message.room.slug,
+        "author": message.author.username,
+        "body": message.body,
+        "created": _iso(message.created),
+        "edited": _iso(message.edited),
+        "client_id": message.client_id,
+    }
+
+
+def room_data(room: Room) -> dict[str, Any]:
+    return {"slug": room.slug, "name": room.name, "kind": room.kind, "topic": room.topic}
+
+
+def message_frame(message: Message) -> dict[str, Any]:
+    return {"type": "message", "message": message_data(message)}
+
+
+def error_frame(code: str, message: str, retry_after: float | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if retry_after is not None:
+        frame["retry_after"] = round(retry_after, 3)
+    return frame

@@ -1,0 +1,144 @@
+"""Rooms: creating them, who may open them, membership, and the lobby's view of them.
+
+Opening a public room makes the user a member, so that read marks and unread counts have a
+place to live. Private rooms are members-only; a member's role decides who moderates.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F
+from django.db.models.functions import Coalesce
+from django.utils.text import slugify
+
+from . import broadcast
+from .errors import Forbidden, Invalid, NotFound, TooLong
+from .models import Membership, Message, Room
+
+MODERATOR_ROLES = (Membership.Role.OWNER, Membership.Role.MODERATOR)
+NAME_MAX_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class LobbyEntry:
+    room: Room
+    unread: int | None  # None where the user has not joined the room
+
+
+def clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise Invalid("A room needs a name.")
+    if len(name) > NAME_MAX_LENGTH:
+        raise TooLong(f"A room name may be at most {NAME_MAX_LENGTH} characters.")
+    return name
+
+
+def _free_slug(name: str) -> str:
+    # "dm-" belongs to direct rooms, whose slugs are derived from user ids.
+    base = slugify(name)[:60].strip("-") or "room"
+    if base.startswith("dm-"):
+        base = f"room-{base}"
+    slug, n = base, 1
+    while Room.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create_room(*, creator: AbstractBaseUser, name: str, kind: str, topic: str = "") -> Room:
+    """A public or private room, owned by its creator. Direct rooms are made elsewhere."""
+    if kind not in (Room.Kind.PUBLIC, Room.Kind.PRIVATE):
+        raise Invalid("A room is public or private.")
+    name = clean_name(name)
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                room = Room.objects.create(
+                    slug=_free_slug(name), name=name, kind=kind, topic=topic, created_by=creator
+                )
+                Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
+                return room
+        except IntegrityError:
+            continue  # another request took the slug between the check and the insert
+    raise Invalid("Could not find a free address for that room; try another name.")
+
+
+def get_room(slug: str) -> Room:
+    try:
+        return Room.objects.get(slug=slug)
+    except Room.DoesNotExist:
+        raise NotFound("No such room.") from None
+
+
+def membership(user: AbstractBaseUser, room: Room) -> Membership | None:
+    return Membership.objects.filter(room=room, user=user).first()
+
+
+def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
+    """The room if the user may open it, joining public rooms on first visit."""
+    room = get_room(slug)
+    member = membership(user, room)
+    if member is None:
+        if room.kind != Room.Kind.PUBLIC:
+            raise Forbidden("This room is for its members only.")
+        member, created = Membership.objects.get_or_create(room=room, user=user)
+        if created:
+            _announce_members(room)
+    return room, member
+
+
+def is_moderator(user: AbstractBaseUser, room: Room) -> bool:
+    if user.is_staff:
+        return True
+    return Membership.objects.filter(room=room, user=user, role__in=MODERATOR_ROLES).exists()
+
+
+def member_usernames(room: Room) -> list[str]:
+    return list(
+        Membership.objects.filter(room=room)
+        .order_by("user__username")
+        .values_list("user__username", flat=True)
+    )
+
+
+def add_member(*, actor: AbstractBaseUser, room: Room, username: str) -> Membership:
+    """An owner or moderator adds someone to a public or private room."""
+    if room.kind == Room.Kind.DIRECT:
+        raise Forbidden("A direct conversation has exactly two people.")
+    if not is_moderator(actor, room):
+        raise Forbidden("Only the room's owner or moderators may add members.")
+    user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
+    if user is None:
+        raise NotFound(f"No user called {username.strip()!r}.")
+    member, created = Membership.objects.get_or_create(room=room, user=user)
+    if created:
+        _announce_members(room)
+    return member
+
+
+def _announce_members(room: Room) -> None:
+    broadcast.to_room_on_commit(room.pk, {"type": "members", "members": member_usernames(room)})
+
+
+def lobby(user: AbstractBaseUser) -> dict[str, list[LobbyEntry]]:
+    """Public rooms, my private rooms and my direct rooms, each with my unread count."""
+    unread = dict(
+        Message.objects.visible()
+        .filter(
+            room__memberships__user=user,
+            id__gt=Coalesce(F("room__memberships__last_read"), 0),
+        )
+        .exclude(author=user)
+        .values_list("room")
+        .annotate(n=Count("id"))
+    )
+    mine = set(Membership.objects.filter(user=user).values_list("room_id", flat=True))
+    groups: dict[str, list[LobbyEntry]] = {kind: [] for kind in Room.Kind.values}
+    rooms = Room.objects.filter(kind=Room.Kind.PUBLIC) | Room.objects.filter(pk__in=mine)
+    for room in rooms.order_by("name"):
+        joined = room.pk in mine
+        groups[room.kind].append(LobbyEntry(room, unread.get(room.pk, 0) if joined else None))
+    return groups

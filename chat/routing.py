@@ -1,0 +1,6 @@
+from django.urls import re_path
+
+from .consumers import ChatConsumer
+
+# Any slug reaches the consumer, so that an unknown room closes with 4404 rather than a 1011.
+websocket_urlpatterns = [re_path(r"^ws/rooms/(?P<slug>[^/]+)/$", ChatConsumer.as_asgi())]

@@ -1,0 +1,16 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.lobby, name="lobby"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("rooms/new/", views.room_create, name="room_create"),
+    path("rooms/<slug:slug>/", views.room_detail, name="room"),
+    path("rooms/<slug:slug>/members/", views.room_add_member, name="room_add_member"),
+    path("api/rooms/<slug:slug>/messages/", views.api_messages, name="api_messages"),
+    path("healthz", views.healthz, name="healthz"),
+]

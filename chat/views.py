@@ -1,0 +1,182 @@
+"""Pages and the small JSON API. Each view checks the request's shape and calls a service."""
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import messages, protocol, rooms
+from .errors import ChatError, Forbidden, Invalid, NotFound
+from .forms import AddMemberForm, RoomForm, SignupForm
+
+
+def _page_error(exc: NotFound | Forbidden) -> Exception:
+    """For pages: what is not there is a 404 page, what is not allowed a 403 page."""
+    return Http404(exc.message) if isinstance(exc, NotFound) else PermissionDenied(exc.message)
+
+
+def _open_or_raise(request: HttpRequest, slug: str):
+    try:
+        return rooms.open_room(user=request.user, slug=slug)
+    except (NotFound, Forbidden) as exc:
+        raise _page_error(exc) from None
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("lobby")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("lobby")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_GET
+def lobby(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "chat/lobby.html", {"lobby": rooms.lobby(request.user), "form": RoomForm()}
+    )
+
+
+@login_required
+@require_POST
+def room_create(request: HttpRequest) -> HttpResponse:
+    form = RoomForm(request.POST)
+    if form.is_valid():
+        try:
+            room = rooms.create_room(
+                creator=request.user, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"]
+            )
+        except ChatError as exc:
+            form.add_error("name", exc.message)
+        else:
+            return redirect("room", slug=room.slug)
+    return render(
+        request, "chat/lobby.html", {"lobby": rooms.lobby(request.user), "form": form}, status=400
+    )
+
+
+@login_required
+@require_GET
+def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    room, member = _open_or_raise(request, slug)
+    return render(
+        request,
+        "chat/room.html",
+        {
+            "room": room,
+            "member": member,
+            "can_add_members": room.kind != room.Kind.DIRECT
+            and rooms.is_moderator(request.user, room),
+            "add_member_form": AddMemberForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def room_add_member(request: HttpRequest, slug: str) -> HttpResponse:
+    room, _ = _open_or_raise(request, slug)
+    form = AddMemberForm(request.POST)
+    if form.is_valid():
+        try:
+            member = rooms.add_member(
+                actor=request.user, room=room, username=form.cleaned_data["username"]
+            )
+        except Forbidden as exc:
+            raise _page_error(exc) from None
+        except ChatError as exc:
+            flash.error(request, exc.message)
+        else:
+            flash.success(request, f"{member.user.username} is a member of {room.name}.")
+    return redirect("room", slug=room.slug)
+
+
+def _json_error(exc: ChatError) -> JsonResponse:
+    return JsonResponse({"error": exc.code, "message": exc.message}, status=exc.http_status)
+
+
+def _query_id(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= protocol.MAX_ID:
+        raise Invalid(f"'{name}' must be a positive integer id.")
+    return int(raw)
+
+
+@never_cache
+@require_GET
+def api_messages(request: HttpRequest, slug: str) -> JsonResponse:
+    """`{"messages": [...], "has_more": bool}`, oldest first; errors as JSON with a status."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "unauthenticated", "message": "Log in first."}, status=401)
+    try:
+        limit_raw = request.GET.get("limit", str(settings.CHAT_HISTORY_PAGE))
+        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= protocol.MAX_LIMIT:
+            raise Invalid(f"'limit' must be an integer from 1 to {protocol.MAX_LIMIT}.")
+        room, _ = rooms.open_room(user=request.user, slug=slug)
+        page, has_more = messages.history(
+            room=room,
+            before=_query_id(request, "before"),
+            after=_query_id(request, "after"),
+            limit=int(limit_raw),
+        )
+    except ChatError as exc:
+        return _json_error(exc)
+    return JsonResponse(
+        {"messages": [protocol.message_data(m) for m in page], "has_more": has_more}
+    )
+
+
+HEALTH_TIMEOUT = 2.0
+
+
+def _database_ok() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _channel_layer_ok() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("healthz.")
+    await layer.group_add("healthz", channel)
+    await layer.group_discard("healthz", channel)
+
+
+async def _check(check) -> str:
+    try:
+        await asyncio.wait_for(check(), HEALTH_TIMEOUT)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+@never_cache
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers: is the database answering, and the channel layer?"""
+    database = await _check(sync_to_async(_database_ok))
+    channel_layer = await _check(_channel_layer_ok)
+    healthy = database == "ok" and channel_layer == "ok"
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "error",
+            "database": database,
+            "channel_layer": channel_layer,
+        },
+        status=200 if healthy else 503,
+    )

@@ -1,0 +1,1465 @@
+/*
+ * The chat room's browser client: plain JavaScript, no build step, no libraries.
+ *
+ * It speaks the WebSocket protocol of docs/protocol.md on /ws/rooms/<slug>/:
+ * - reconnects by itself (exponential backoff, full jitter) and catches up with
+ *   `history after=<highest id seen>`, so every missed message shows exactly once;
+ * - sends each message with a client_id, shows it at once as pending, and re-sends it with
+ *   the same client_id after a reconnect until the server's `message` confirms it;
+ * - loads older messages when scrolled to the top, keeps the view pinned to the bottom;
+ * - edits, deletes, typing, presence, members, read marks, ping/pong keep-alive.
+ *
+ * Matching errors to requests: the server answers the frames of one socket in order, and its
+ * direct replies (`error`, `history`, `pong`) keep that order, while broadcasts (`message`,
+ * `message.edited`...) may come at any time. So every frame that can fail is followed by a
+ * `ping` (a fence): an `error` belongs to the oldest frame whose fence has not been answered,
+ * and a `pong` tells that the frames before it succeeded.
+ *
+ * User text only ever reaches the page through textContent / createTextNode.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("chat");
+  if (!root) {
+    return;
+  }
+
+  var cfg = {
+    slug: root.dataset.slug,
+    roomName: root.dataset.roomName || root.dataset.slug,
+    roomKind: root.dataset.roomKind || "public",
+    me: root.dataset.username,
+    moderator: root.dataset.moderator === "true",
+    lastRead: root.dataset.lastRead ? Number(root.dataset.lastRead) : null,
+    wsPath: root.dataset.wsPath,
+    loginUrl: root.dataset.loginUrl || "/accounts/login/",
+    lobbyUrl: root.dataset.lobbyUrl || "/",
+  };
+
+  var PING_EVERY = 25000;
+  var PONG_TIMEOUT = 10000;
+  var READY_TIMEOUT = 15000;
+  var BACKOFF_BASE = 1000;
+  var BACKOFF_CAP = 30000;
+  var FLOOD_DELAY_MIN = 30000;
+  var FLOOD_DELAY_SPAN = 30000;
+  var TYPING_EVERY = 2000;
+  var TYPING_SHOWN = 3000;
+  var GROUP_WITHIN = 5 * 60 * 1000;
+  var CONFIRM_WAIT = 5000;
+  var READ_DEBOUNCE = 800;
+  var PAGE = 50;
+  var CATCH_UP_PAGE = 100;
+  var MAX_BODY = 4000;
+
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
+  var ui = {
+    log: $("log"),
+    list: $("messages"),
+    pending: $("pending"),
+    logStart: $("log-start"),
+    logStartText: $("log-start-text"),
+    newMessages: $("new-messages"),
+    typing: $("typing"),
+    form: $("composer"),
+    input: $("composer-input"),
+    send: $("composer-send"),
+    status: $("conn-status"),
+    statusText: $("conn-text"),
+    notice: $("room-notice"),
+    members: $("member-list"),
+    memberCount: $("member-count"),
+    memberCountToggle: $("member-count-toggle"),
+    membersToggle: $("members-toggle"),
+    membersClose: $("members-close"),
+    roomName: $("room-name"),
+    roomTopic: $("room-topic"),
+  };
+
+  var state = {
+    ws: null,
+    ready: false, // a `ready` frame arrived on the current socket
+    everReady: false, // a `ready` frame arrived on some socket of this page
+    stopped: false, // a close code that forbids reconnecting
+    attempt: 0,
+    reconnectAt: 0,
+    reconnectTimer: null,
+    countdownTimer: null,
+    readyTimer: null,
+    pingTimer: null,
+    pongTimer: null,
+    expect: [], // what the server still owes a direct answer for, in order
+    lastId: 0, // the highest message id seen
+    reachedStart: false,
+    loadingOlder: false,
+    catchingUp: false,
+    outbox: [], // unconfirmed sends, oldest first
+    inFlight: null, // the one send the server has not yet answered
+    pausedUntil: 0, // rate limited: no send before this time
+    pauseTimer: null,
+    members: [],
+    online: new Set(),
+    typing: new Map(),
+    lastTypingSent: 0,
+    readSent: cfg.lastRead || 0,
+    readTimer: null,
+    atBottom: true,
+  };
+  var messages = new Map(); // id -> {data, el}
+
+  // ---------------------------------------------------------------- small helpers
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  function newClientId() {
+    var c = window.crypto;
+    if (c && typeof c.randomUUID === "function") {
+      return c.randomUUID();
+    }
+    var bytes = new Uint8Array(16);
+    if (c && typeof c.getRandomValues === "function") {
+      c.getRandomValues(bytes);
+    } else {
+      for (var i = 0; i < bytes.length; i++) {
+        bytes[i] = Math.floor(Math.random() * 256);
+      }
+    }
+    return Array.prototype.map
+      .call(bytes, function (b) {
+        return (b < 16 ? "0" : "") + b.toString(16);
+      })
+      .join("");
+  }
+
+  function colorClass(name) {
+    var h = 0;
+    for (var i = 0; i < name.length; i++) {
+      h = (h * 31 + name.charCodeAt(i)) >>> 0;
+    }
+    return "avatar-c" + (h % 8);
+  }
+
+  function avatar(name, extra) {
+    var first = Array.from(name || "?")[0] || "?";
+    var node = el("span", "avatar " + colorClass(name || "") + (extra ? " " + extra : ""));
+    node.textContent = first.toUpperCase();
+    node.setAttribute("aria-hidden", "true");
+    return node;
+  }
+
+  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+  var fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+  var dayFormat = new Intl.DateTimeFormat(undefined, {
+    weekday: "long",
+    month: "long",
+    day: "numeric",
+    year: "numeric",
+  });
+
+  function dayKey(date) {
+    return date.getFullYear() + "-" + date.getMonth() + "-" + date.getDate();
+  }
+
+  function dayLabel(date) {
+    var today = new Date();
+    var yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (dayKey(date) === dayKey(today)) {
+      return "Today";
+    }
+    if (dayKey(date) === dayKey(yesterday)) {
+      return "Yesterday";
+    }
+    return dayFormat.format(date);
+  }
+
+  function parseDate(iso) {
+    var d = iso ? new Date(iso) : new Date();
+    return isNaN(d.getTime()) ? new Date() : d;
+  }
+
+  var toastArea = null;
+
+  function toast(text) {
+    if (!toastArea) {
+      toastArea = el("div", "toast-area");
+      toastArea.setAttribute("role", "status");
+      toastArea.setAttribute("aria-live", "polite");
+      document.body.appendChild(toastArea);
+    }
+    var node = el("div", "toast", text);
+    toastArea.appendChild(node);
+    setTimeout(function () {
+      node.remove();
+    }, 5000);
+  }
+
+  // ---------------------------------------------------------------- rendering messages
+
+  var URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/gi;
+
+  /** The body as text nodes, with http(s) addresses as links; never parsed as HTML. */
+  function renderBody(node, text) {
+    node.textContent = "";
+    var last = 0;
+    var match;
+    URL_PATTERN.lastIndex = 0;
+    while ((match = URL_PATTERN.exec(text)) !== null) {
+      var url = match[0].replace(/[.,;:!?)\]}]+$/, "");
+      if (url.length <= "https://".length) {
+        continue;
+      }
+      if (match.index > last) {
+        node.appendChild(document.createTextNode(text.slice(last, match.index)));
+      }
+      var link = el("a", null, url);
+      link.href = url;
+      link.rel = "noopener noreferrer nofollow";
+      link.target = "_blank";
+      node.appendChild(link);
+      last = match.index + url.length;
+      URL_PATTERN.lastIndex = last;
+    }
+    if (last < text.length) {
+      node.appendChild(document.createTextNode(text.slice(last)));
+    }
+  }
+
+  function mentionsMe(text) {
+    var at = "@" + cfg.me.toLowerCase();
+    var lower = text.toLowerCase();
+    var i = lower.indexOf(at);
+    while (i !== -1) {
+      var after = lower.charAt(i + at.length);
+      var before = i > 0 ? lower.charAt(i - 1) : " ";
+      if (!/[\w@.+-]/.test(after) && !/[\w]/.test(before)) {
+        return true;
+      }
+      i = lower.indexOf(at, i + 1);
+    }
+    return false;
+  }
+
+  /** The element of one message; pending ones use the same shape. */
+  function buildMessage(author, created) {
+    var li = el("li", "msg");
+    li.dataset.author = author;
+    li.dataset.ts = String(created.getTime());
+
+    var day = el("div", "day-divider");
+    day.appendChild(el("span", null, dayLabel(created)));
+    li.appendChild(day);
+    var unread = el("div", "unread-divider");
+    unread.appendChild(el("span", null, "New"));
+    li.appendChild(unread);
+
+    var row = el("div", "msg-row");
+    row.appendChild(avatar(author, "msg-avatar"));
+
+    var meta = el("div", "msg-meta");
+    meta.appendChild(el("span", "msg-author", author));
+    var time = el("time", "msg-time", timeFormat.format(created));
+    time.dateTime = created.toISOString();
+    time.title = fullFormat.format(created);
+    meta.appendChild(time);
+    row.appendChild(meta);
+
+    var sideTime = el("span", "msg-side-time", timeFormat.format(created));
+    sideTime.title = fullFormat.format(created);
+    sideTime.setAttribute("aria-hidden", "true");
+    row.appendChild(sideTime);
+
+    row.appendChild(el("p", "msg-body"));
+    li.appendChild(row);
+    return li;
+  }
+
+  function fillBody(li, data) {
+    var body = li.querySelector(".msg-body");
+    renderBody(body, data.body);
+    if (data.edited) {
+      var edited = el("span", "msg-edited", "(edited)");
+      edited.title = "Edited " + fullFormat.format(parseDate(data.edited));
+      body.appendChild(edited);
+    }
+    li.classList.toggle("is-mention", data.author !== cfg.me && mentionsMe(data.body));
+  }
+
+  function renderMessage(data) {
+    var li = buildMessage(data.author, parseDate(data.created));
+    li.id = "msg-" + data.id;
+    li.dataset.id = String(data.id);
+    fillBody(li, data);
+    var mine = data.author === cfg.me;
+    if (mine || cfg.moderator) {
+      var actions = el("div", "msg-actions");
+      if (mine) {
+        var edit = el("button", "msg-action", "Edit");
+        edit.type = "button";
+        edit.dataset.action = "edit";
+        edit.setAttribute("aria-label", "Edit this message");
+        actions.appendChild(edit);
+      }
+      var del = el("button", "msg-action msg-action-danger", "Delete");
+      del.type = "button";
+      del.dataset.action = "delete";
+      del.setAttribute("aria-label", "Delete this message");
+      actions.appendChild(del);
+      li.querySelector(".msg-row").appendChild(actions);
+    }
+    return li;
+  }
+
+  function previousOf(li) {
+    if (li.previousElementSibling) {
+      return li.previousElementSibling;
+    }
+    return li.parentNode === ui.pending ? ui.list.lastElementChild : null;
+  }
+
+  /** Day dividers and grouping: same author within a few minutes shows the name once. */
+  function regroup(li) {
+    if (!li) {
+      return;
+    }
+    var prev = previousOf(li);
+    var ts = Number(li.dataset.ts);
+    var newDay = !prev || dayKey(new Date(Number(prev.dataset.ts))) !== dayKey(new Date(ts));
+    var continued =
+      !!prev &&
+      !newDay &&
+      !li.classList.contains("is-first-unread") &&
+      prev.dataset.author === li.dataset.author &&
+      ts - Number(prev.dataset.ts) < GROUP_WITHIN &&
+      ts >= Number(prev.dataset.ts);
+    li.classList.toggle("is-new-day", newDay);
+    li.classList.toggle("is-continued", continued);
+  }
+
+  function regroupAround(li) {
+    regroup(li);
+    var next = li.nextElementSibling;
+    if (next) {
+      regroup(next);
+    } else if (li.parentNode === ui.list) {
+      regroup(ui.pending.firstElementChild);
+    }
+  }
+
+  /** Insert or update a message, in id order, each id once. Returns true when it was new. */
+  function upsert(data) {
+    if (!data || typeof data.id !== "number") {
+      return false;
+    }
+    if (data.id > state.lastId) {
+      state.lastId = data.id;
+    }
+    var known = messages.get(data.id);
+    if (known) {
+      if (known.data.body !== data.body || known.data.edited !== data.edited) {
+        known.data = data;
+        fillBody(known.el, data);
+      }
+      return false;
+    }
+    var li = renderMessage(data);
+    messages.set(data.id, { data: data, el: li });
+    var after = ui.list.lastElementChild;
+    while (after && Number(after.dataset.id) > data.id) {
+      after = after.previousElementSibling;
+    }
+    ui.list.insertBefore(li, after ? after.nextElementSibling : ui.list.firstElementChild);
+    regroupAround(li);
+    if (messages.size === 1) {
+      updateLogStart();
+    }
+    return true;
+  }
+
+  function removeMessage(id) {
+    var known = messages.get(id);
+    if (!known) {
+      return;
+    }
+    messages.delete(id);
+    var next = known.el.nextElementSibling || (known.el.parentNode === ui.list ? ui.pending.firstElementChild : null);
+    if (known.el.classList.contains("is-first-unread") && known.el.nextElementSibling) {
+      known.el.nextElementSibling.classList.add("is-first-unread");
+    }
+    known.el.remove();
+    regroup(next);
+    if (!messages.size) {
+      updateLogStart();
+    }
+  }
+
+  function oldestId() {
+    var first = ui.list.firstElementChild;
+    return first ? Number(first.dataset.id) : null;
+  }
+
+  function newestId() {
+    var last = ui.list.lastElementChild;
+    return last ? Number(last.dataset.id) : null;
+  }
+
+  function markFirstUnread(lastRead) {
+    if (lastRead === null) {
+      return;
+    }
+    var items = ui.list.children;
+    for (var i = 0; i < items.length; i++) {
+      var li = items[i];
+      if (Number(li.dataset.id) > lastRead && li.dataset.author !== cfg.me) {
+        if (i > 0) {
+          li.classList.add("is-first-unread");
+          regroup(li);
+        }
+        return;
+      }
+    }
+  }
+
+  function updateLogStart() {
+    ui.logStart.classList.toggle("is-beginning", state.reachedStart);
+    ui.logStartText.textContent = "";
+    if (state.reachedStart) {
+      var mark = cfg.roomKind === "public" ? "#" : "";
+      ui.logStartText.appendChild(el("span", "log-start-title", "Welcome to " + mark + cfg.roomName));
+      ui.logStartText.appendChild(
+        document.createTextNode(
+          messages.size ? "This is the beginning of the conversation." : "No messages yet. Say hello!"
+        )
+      );
+    } else if (state.loadingOlder) {
+      ui.logStartText.textContent = "Loading older messages…";
+    } else if (state.everReady) {
+      ui.logStartText.textContent = "Scroll up for older messages";
+    } else {
+      ui.logStartText.textContent = "Loading messages…";
+    }
+  }
+
+  // ---------------------------------------------------------------- scrolling
+
+  function distanceFromBottom() {
+    return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight;
+  }
+
+  function scrollToBottom() {
+    ui.log.scrollTop = ui.log.scrollHeight;
+    state.atBottom = true;
+    ui.newMessages.hidden = true;
+  }
+
+  /** Run a change to the log, keeping the view pinned to the bottom if it was. */
+  function changeLog(change, announceNew) {
+    var wasAtBottom = state.atBottom;
+    var added = change();
+    if (wasAtBottom) {
+      scrollToBottom();
+    } else if (added && announceNew) {
+      ui.newMessages.hidden = false;
+    }
+    return added;
+  }
+
+  ui.log.addEventListener(
+    "scroll",
+    function () {
+      state.atBottom = distanceFromBottom() < 48;
+      if (state.atBottom) {
+        ui.newMessages.hidden = true;
+        scheduleRead();
+      }
+      if (ui.log.scrollTop < 120) {
+        loadOlder();
+      }
+    },
+    { passive: true }
+  );
+
+  ui.newMessages.addEventListener("click", function () {
+    scrollToBottom();
+    scheduleRead();
+  });
+
+  if (typeof ResizeObserver === "function") {
+    new ResizeObserver(function () {
+      if (state.atBottom) {
+        ui.log.scrollTop = ui.log.scrollHeight;
+      }
+    }).observe(ui.log);
+  }
+
+  /** With too few messages to scroll, nobody can scroll up: load older pages by ourselves. */
+  function fillUp() {
+    if (ui.log.scrollHeight <= ui.log.clientHeight + 8) {
+      loadOlder();
+    }
+  }
+
+  // ---------------------------------------------------------------- connection status
+
+  function setStatus(kind, text, action) {
+    ui.status.dataset.state = kind;
+    ui.statusText.textContent = text;
+    var old = ui.status.querySelector(".link-button");
+    if (old) {
+      old.remove();
+    }
+    if (action) {
+      var button = el("button", "link-button", action.label);
+      button.type = "button";
+      button.addEventListener("click", action.run);
+      ui.status.appendChild(button);
+    }
+  }
+
+  function showNotice(parts, info) {
+    ui.notice.textContent = "";
+    parts.forEach(function (part) {
+      if (typeof part === "string") {
+        ui.notice.appendChild(document.createTextNode(part));
+      } else {
+        var link = el("a", null, part.text);
+        link.href = part.href;
+        ui.notice.appendChild(link);
+      }
+    });
+    ui.notice.classList.toggle("notice-info", !!info);
+    ui.notice.hidden = false;
+  }
+
+  function hideNotice() {
+    ui.notice.hidden = true;
+    ui.notice.textContent = "";
+  }
+
+  function showCountdown() {
+    clearInterval(state.countdownTimer);
+    var tick = function () {
+      var seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
+      setStatus("reconnecting", "Reconnecting in " + seconds + " s", {
+        label: "Retry now",
+        run: reconnectNow,
+      });
+    };
+    tick();
+    state.countdownTimer = setInterval(tick, 1000);
+  }
+
+  // ---------------------------------------------------------------- the socket
+
+  function socketUrl() {
+    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    return scheme + "//" + window.location.host + cfg.wsPath;
+  }
+
+  function connect() {
+    clearTimeout(state.reconnectTimer);
+    clearInterval(state.countdownTimer);
+    state.reconnectTimer = null;
+    if (state.stopped || state.ws) {
+      return;
+    }
+    if (navigator.onLine === false) {
+      setStatus("offline", "Offline");
+      return;
+    }
+    setStatus("connecting", state.everReady ? "Reconnecting…" : "Connecting…");
+    var ws;
+    try {
+      ws = new WebSocket(socketUrl());
+    } catch (err) {
+      scheduleReconnect(null);
+      return;
+    }
+    state.ws = ws;
+    state.ready = false;
+    ws.onmessage = function (event) {
+      if (state.ws === ws) {
+        receive(event.data);
+      }
+    };
+    ws.onclose = function (event) {
+      if (state.ws === ws) {
+        lost(event.code);
+      }
+    };
+    state.readyTimer = setTimeout(function () {
+      if (state.ws === ws && !state.ready) {
+        dropSocket();
+      }
+    }, READY_TIMEOUT);
+  }
+
+  /** Give up on the current socket (dead or stuck) and reconnect. */
+  function dropSocket() {
+    var ws = state.ws;
+    if (!ws) {
+      return;
+    }
+    ws.onmessage = null;
+    ws.onclose = null;
+    try {
+      ws.close(4000, "client gave up");
+    } catch (err) {
+      // closing a broken socket may throw; it is gone either way
+    }
+    lost(null);
+  }
+
+  function reconnectNow() {
+    if (state.ws || state.stopped) {
+      return;
+    }
+    connect();
+  }
+
+  function scheduleReconnect(delay) {
+    if (delay === null) {
+      // Exponential backoff with full jitter.
+      var ceiling = Math.min(BACKOFF_CAP, BACKOFF_BASE * Math.pow(2, state.attempt));
+      delay = Math.random() * ceiling;
+    }
+    state.attempt += 1;
+    state.reconnectAt = Date.now() + delay;
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = setTimeout(connect, delay);
+    showCountdown();
+  }
+
+  function lost(code) {
+    state.ws = null;
+    state.ready = false;
+    clearTimeout(state.readyTimer);
+    clearInterval(state.pingTimer);
+    clearTimeout(state.pongTimer);
+    state.pongTimer = null;
+    state.loadingOlder = false;
+    state.catchingUp = false;
+    state.expect = [];
+    state.inFlight = null;
+    state.outbox.forEach(function (entry) {
+      clearTimeout(entry.confirmTimer);
+      if (entry.state === "sent") {
+        entry.state = "queued";
+      }
+      updatePending(entry);
+    });
+    clearTyping();
+
+    if (code === 4401) {
+      stop("closed", "Session ended", [
+        "Your session has ended. ",
+        { text: "Log in again", href: cfg.loginUrl },
+        " to keep chatting.",
+      ]);
+    } else if (code === 4403) {
+      stop("closed", "No access", [
+        "You no longer have access to this room: it is for its members only, or you were banned from it. ",
+        { text: "Back to the lobby", href: cfg.lobbyUrl },
+      ]);
+    } else if (code === 4404) {
+      stop("closed", "No such room", [
+        "This room does not exist (any more). ",
+        { text: "Back to the lobby", href: cfg.lobbyUrl },
+      ]);
+    } else if (code === 4429) {
+      showNotice(["You were disconnected for sending too much at once. Reconnecting shortly."], true);
+      scheduleReconnect(FLOOD_DELAY_MIN + Math.random() * FLOOD_DELAY_SPAN);
+    } else if (navigator.onLine === false) {
+      setStatus("offline", "Offline");
+    } else {
+      scheduleReconnect(null);
+    }
+  }
+
+  function stop(kind, statusText, noticeParts) {
+    state.stopped = true;
+    clearTimeout(state.reconnectTimer);
+    clearInterval(state.countdownTimer);
+    setStatus(kind, statusText);
+    showNotice(noticeParts, false);
+    ui.input.disabled = true;
+    ui.send.disabled = true;
+    state.outbox.forEach(updatePending);
+  }
+
+  window.addEventListener("offline", function () {
+    if (!state.ws) {
+      clearTimeout(state.reconnectTimer);
+      clearInterval(state.countdownTimer);
+      if (!state.stopped) {
+        setStatus("offline", "Offline");
+      }
+    } else {
+      // The socket may linger for a long time; a ping tells soon whether it still works.
+      fence();
+    }
+  });
+
+  window.addEventListener("online", function () {
+    if (!state.ws && !state.stopped) {
+      state.attempt = 0;
+      connect();
+    }
+  });
+
+  /** Send one frame. Frames that can fail get a fence; see the top of this file. */
+  function request(frame, kind, ctx) {
+    var ws = state.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      return false;
+    }
+    ws.send(JSON.stringify(frame));
+    state.expect.push({ kind: kind, ctx: ctx || null });
+    if (kind !== "history") {
+      fence();
+    }
+    return true;
+  }
+
+  function fence() {
+    var ws = state.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      return;
+    }
+    ws.send('{"type":"ping"}');
+    state.expect.push({ kind: "fence" });
+    if (!state.pongTimer) {
+      state.pongTimer = setTimeout(function () {
+        state.pongTimer = null;
+        dropSocket();
+      }, PONG_TIMEOUT);
+    }
+  }
+
+  /** A request answered without an error. */
+  function succeeded(entry) {
+    if (entry.kind === "send") {
+      var pending = entry.ctx;
+      if (state.outbox.indexOf(pending) !== -1) {
+        // Stored; the broadcast `message` confirms it. Should the broadcast be lost, asking
+        // again with the same client_id makes the server repeat the original `message`.
+        clearTimeout(pending.confirmTimer);
+        pending.confirmTimer = setTimeout(function () {
+          if (state.outbox.indexOf(pending) !== -1 && pending.state === "sent") {
+            pending.state = "queued";
+            if (state.inFlight === pending) {
+              state.inFlight = null;
+            }
+            pump();
+          }
+        }, CONFIRM_WAIT);
+      }
+    }
+  }
+
+  function onPong() {
+    clearTimeout(state.pongTimer);
+    state.pongTimer = null;
+    while (state.expect.length) {
+      var entry = state.expect.shift();
+      if (entry.kind === "fence") {
+        break;
+      }
+      succeeded(entry);
+    }
+    var more = state.expect.some(function (e) {
+      return e.kind === "fence";
+    });
+    if (more) {
+      state.pongTimer = setTimeout(function () {
+        state.pongTimer = null;
+        dropSocket();
+      }, PONG_TIMEOUT);
+    }
+  }
+
+  /** The request an `error` (or a `history`) answers: the oldest one still unanswered. */
+  function takeAnswered(kind) {
+    for (var i = 0; i < state.expect.length; i++) {
+      var entry = state.expect[i];
+      if (entry.kind === "fence") {
+        continue;
+      }
+      if (kind && entry.kind !== kind) {
+        continue;
+      }
+      state.expect.splice(i, 1);
+      return entry;
+    }
+    return null;
+  }
+
+  function receive(text) {
+    var frame;
+    try {
+      frame = JSON.parse(text);
+    } catch (err) {
+      return;
+    }
+    if (!frame || typeof frame.type !== "string") {
+      return;
+    }
+    switch (frame.type) {
+      case "ready":
+        onReady(frame);
+        break;
+      case "message":
+        onMessage(frame.message);
+        break;
+      case "message.edited":
+        if (frame.message && messages.has(frame.message.id)) {
+          upsert(frame.message);
+        }
+        break;
+      case "message.deleted":
+        changeLog(function () {
+          removeMessage(frame.id);
+        }, false);
+        break;
+      case "presence":
+        state.online = new Set(frame.online || []);
+        renderMembers();
+        break;
+      case "members":
+        state.members = frame.members || [];
+        renderMembers();
+        break;
+      case "typing":
+        onTyping(frame.user);
+        break;
+      case "history":
+        onHistory(frame);
+        break;
+      case "error":
+        onError(frame);
+        break;
+      case "pong":
+        onPong();
+        break;
+      case "notify":
+        if (frame.message && frame.message.author) {
+          toast("New message from " + frame.message.author);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- server frames
+
+  function onReady(frame) {
+    clearTimeout(state.readyTimer);
+    var reconnect = state.everReady;
+    var seenBefore = state.lastId;
+    state.ready = true;
+    state.everReady = true;
+    state.attempt = 0;
+    hideNotice();
+    setStatus("connected", "Connected");
+
+    if (frame.room) {
+      cfg.roomName = frame.room.name || cfg.roomName;
+      ui.roomName.textContent = cfg.roomName;
+      if (frame.room.topic) {
+        ui.roomTopic.textContent = frame.room.topic;
+      }
+    }
+    if (frame.me && frame.me.username) {
+      cfg.me = frame.me.username;
+    }
+    state.members = frame.members || [];
+    state.online = new Set(frame.online || []);
+    renderMembers();
+
+    var recent = Array.isArray(frame.messages) ? frame.messages : [];
+    changeLog(function () {
+      if (reconnect) {
+        // What was deleted while we were away: gone from the window `ready` covers.
+        var floor = recent.length ? recent[0].id : Infinity;
+        var present = new Set(
+          recent.map(function (m) {
+            return m.id;
+          })
+        );
+        Array.from(messages.keys()).forEach(function (id) {
+          if (id >= floor && !present.has(id)) {
+            removeMessage(id);
+          }
+        });
+      }
+      var added = false;
+      recent.forEach(function (m) {
+        added = upsert(m) || added;
+      });
+      if (!reconnect) {
+        markFirstUnread(frame.last_read === undefined ? cfg.lastRead : frame.last_read);
+        if (!recent.length) {
+          state.reachedStart = true;
+        }
+      }
+      return added;
+    }, reconnect);
+
+    if (reconnect && seenBefore > 0) {
+      state.catchingUp = true;
+      request({ type: "history", after: seenBefore, limit: CATCH_UP_PAGE }, "history", { dir: "after" });
+    }
+    if (!reconnect) {
+      scrollToBottom();
+    }
+    updateLogStart();
+    fillUp();
+
+    clearInterval(state.pingTimer);
+    state.pingTimer = setInterval(fence, PING_EVERY);
+    pump();
+    scheduleRead();
+  }
+
+  function onMessage(data) {
+    if (!data || typeof data.id !== "number") {
+      return;
+    }
+    var mine = data.author === cfg.me;
+    var confirmed = null;
+    if (mine && data.client_id) {
+      confirmed = state.outbox.find(function (entry) {
+        return entry.clientId === data.client_id;
+      });
+    }
+    stopTyping(data.author);
+    var added = changeLog(function () {
+      if (confirmed) {
+        removePending(confirmed);
+      }
+      return upsert(data);
+    }, !mine);
+    if (confirmed && state.inFlight === confirmed) {
+      state.inFlight = null;
+    }
+    if (confirmed || mine) {
+      if (confirmed) {
+        scrollToBottom();
+      }
+      pump();
+    }
+    if (added) {
+      scheduleRead();
+    }
+  }
+
+  function onHistory(frame) {
+    var entry = takeAnswered("history");
+    var dir = entry && entry.ctx ? entry.ctx.dir : "before";
+    var page = Array.isArray(frame.messages) ? frame.messages : [];
+    if (dir === "after") {
+      changeLog(function () {
+        var added = false;
+        page.forEach(function (m) {
+          added = upsert(m) || added;
+        });
+        return added;
+      }, true);
+      if (frame.has_more && page.length) {
+        request(
+          { type: "history", after: page[page.length - 1].id, limit: CATCH_UP_PAGE },
+          "history",
+          { dir: "after" }
+        );
+      } else {
+        state.catchingUp = false;
+        scheduleRead();
+      }
+      return;
+    }
+    // Older messages go on top; keep what the reader looks at in place.
+    var height = ui.log.scrollHeight;
+    var top = ui.log.scrollTop;
+    page.forEach(upsert);
+    if (!frame.has_more) {
+      state.reachedStart = true;
+    }
+    state.loadingOlder = false;
+    updateLogStart();
+    if (state.atBottom) {
+      scrollToBottom();
+    } else {
+      ui.log.scrollTop = top + (ui.log.scrollHeight - height);
+    }
+    if (!state.reachedStart) {
+      fillUp();
+    }
+  }
+
+  function onError(frame) {
+    var entry = takeAnswered(null);
+    var message = frame.message || "The server refused that.";
+    if (!entry) {
+      return;
+    }
+    if (entry.kind === "send") {
+      sendFailed(entry.ctx, frame.code, message, frame.retry_after);
+    } else if (entry.kind === "edit" || entry.kind === "delete") {
+      toast("Could not " + entry.kind + " the message: " + message);
+    } else if (entry.kind === "history") {
+      state.loadingOlder = false;
+      state.catchingUp = false;
+      updateLogStart();
+    }
+    // `read` and `typing` failures do not matter to the reader.
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  function pendingStatus(entry) {
+    if (state.stopped && entry.state !== "failed") {
+      return "Not sent";
+    }
+    if (entry.state === "failed") {
+      return "Not sent: " + entry.error;
+    }
+    if (entry.waitUntil && entry.waitUntil > Date.now()) {
+      return "Sending too fast; retrying shortly…";
+    }
+    if (!state.ready) {
+      return "Waiting for the connection…";
+    }
+    return "Sending…";
+  }
+
+  function updatePending(entry) {
+    var li = entry.el;
+    li.classList.toggle("is-failed", entry.state === "failed");
+    var status = li.querySelector(".msg-status");
+    status.textContent = "";
+    status.appendChild(el("span", "msg-status-text", pendingStatus(entry)));
+    if (entry.state === "failed" && !state.stopped) {
+      var retry = el("button", "link-button", "Retry");
+      retry.type = "button";
+      retry.dataset.action = "retry";
+      var discard = el("button", "link-button", "Discard");
+      discard.type = "button";
+      discard.dataset.action = "discard";
+      status.appendChild(retry);
+      status.appendChild(discard);
+    }
+  }
+
+  function addPending(body) {
+    var entry = { clientId: newClientId(), body: body, state: "queued", error: null };
+    var li = buildMessage(cfg.me, new Date());
+    li.classList.add("is-pending");
+    li.dataset.clientId = entry.clientId;
+    renderBody(li.querySelector(".msg-body"), body);
+    var status = el("div", "msg-status");
+    status.setAttribute("aria-live", "polite");
+    li.querySelector(".msg-row").appendChild(status);
+    entry.el = li;
+    state.outbox.push(entry);
+    ui.pending.appendChild(li);
+    regroup(li);
+    updatePending(entry);
+    scrollToBottom();
+    pump();
+  }
+
+  function removePending(entry) {
+    clearTimeout(entry.confirmTimer);
+    var index = state.outbox.indexOf(entry);
+    if (index !== -1) {
+      state.outbox.splice(index, 1);
+    }
+    var next = entry.el.nextElementSibling;
+    entry.el.remove();
+    regroup(next);
+  }
+
+  /** Send the oldest queued message; one at a time, so that they arrive in order. */
+  function pump() {
+    if (!state.ready || state.inFlight || state.stopped) {
+      return;
+    }
+    var now = Date.now();
+    if (state.pausedUntil > now) {
+      clearTimeout(state.pauseTimer);
+      state.pauseTimer = setTimeout(pump, state.pausedUntil - now);
+      return;
+    }
+    var entry = state.outbox.find(function (e) {
+      return e.state === "queued";
+    });
+    if (!entry) {
+      return;
+    }
+    entry.waitUntil = 0;
+    if (request({ type: "message.send", body: entry.body, client_id: entry.clientId }, "send", entry)) {
+      entry.state = "sent";
+      state.inFlight = entry;
+    }
+    updatePending(entry);
+  }
+
+  function sendFailed(entry, code, message, retryAfter) {
+    if (state.inFlight === entry) {
+      state.inFlight = null;
+    }
+    if (state.outbox.indexOf(entry) === -1) {
+      pump();
+      return;
+    }
+    if (code === "rate_limited") {
+      var wait = Math.max(0.2, Number(retryAfter) || 1) * 1000 + 100;
+      state.pausedUntil = Date.now() + wait;
+      entry.state = "queued";
+      entry.waitUntil = state.pausedUntil;
+    } else {
+      entry.state = "failed";
+      entry.error = message;
+    }
+    updatePending(entry);
+    pump();
+  }
+
+  function sendFromComposer() {
+    if (state.stopped) {
+      return;
+    }
+    var body = ui.input.value;
+    if (!body.trim()) {
+      return;
+    }
+    if (body.length > MAX_BODY) {
+      toast("A message may be at most " + MAX_BODY + " characters.");
+      return;
+    }
+    ui.input.value = "";
+    autoGrow();
+    state.lastTypingSent = 0;
+    addPending(body);
+  }
+
+  ui.form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendFromComposer();
+    ui.input.focus();
+  });
+
+  ui.input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      sendFromComposer();
+    } else if (event.key === "ArrowUp" && !ui.input.value) {
+      var own = Array.from(ui.list.children)
+        .reverse()
+        .find(function (li) {
+          return li.dataset.author === cfg.me;
+        });
+      if (own) {
+        event.preventDefault();
+        startEdit(own);
+      }
+    }
+  });
+
+  ui.input.addEventListener("input", function () {
+    autoGrow();
+    var now = Date.now();
+    if (ui.input.value.trim() && state.ready && now - state.lastTypingSent >= TYPING_EVERY) {
+      state.lastTypingSent = now;
+      request({ type: "typing" }, "typing");
+    }
+  });
+
+  var growsByItself = window.CSS && CSS.supports && CSS.supports("field-sizing", "content");
+
+  function autoGrow() {
+    if (growsByItself) {
+      return;
+    }
+    ui.input.style.height = "auto";
+    ui.input.style.height = Math.min(ui.input.scrollHeight, 192) + "px";
+  }
+
+  ui.pending.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-action]");
+    if (!button) {
+      return;
+    }
+    var li = button.closest(".msg");
+    var entry = state.outbox.find(function (e) {
+      return e.el === li;
+    });
+    if (!entry) {
+      return;
+    }
+    if (button.dataset.action === "retry") {
+      entry.state = "queued";
+      entry.error = null;
+      updatePending(entry);
+      pump();
+    } else if (button.dataset.action === "discard") {
+      removePending(entry);
+    }
+  });
+
+  // ---------------------------------------------------------------- edit and delete
+
+  function startEdit(li) {
+    var id = Number(li.dataset.id);
+    var known = messages.get(id);
+    if (!known || li.classList.contains("is-editing") || state.stopped) {
+      return;
+    }
+    li.classList.add("is-editing");
+    var editor = el("div", "msg-editor");
+    var area = el("textarea");
+    area.maxLength = MAX_BODY;
+    area.rows = 2;
+    area.value = known.data.body;
+    area.setAttribute("aria-label", "Edit your message");
+    var buttons = el("div", "msg-editor-buttons");
+    var save = el("button", "button button-small", "Save");
+    save.type = "button";
+    var cancel = el("button", "button button-quiet button-small", "Cancel");
+    cancel.type = "button";
+    buttons.appendChild(save);
+    buttons.appendChild(cancel);
+    buttons.appendChild(el("span", null, "Enter to save · Esc to cancel"));
+    editor.appendChild(area);
+    editor.appendChild(buttons);
+    li.querySelector(".msg-row").appendChild(editor);
+
+    var close = function () {
+      editor.remove();
+      li.classList.remove("is-editing");
+      ui.input.focus();
+    };
+    var commit = function () {
+      var body = area.value;
+      var current = messages.get(id);
+      if (!current) {
+        close();
+        return;
+      }
+      if (!body.trim()) {
+        toast("A message cannot be empty; use Delete to remove it.");
+        return;
+      }
+      if (body !== current.data.body) {
+        if (!request({ type: "message.edit", id: id, body: body }, "edit", { id: id })) {
+          toast("Not connected; the message was not changed.");
+          return;
+        }
+      }
+      close();
+    };
+    save.addEventListener("click", commit);
+    cancel.addEventListener("click", close);
+    area.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        commit();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        close();
+      }
+    });
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+  }
+
+  ui.list.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-action]");
+    if (!button) {
+      return;
+    }
+    var li = button.closest(".msg");
+    var id = Number(li.dataset.id);
+    if (button.dataset.action === "edit") {
+      startEdit(li);
+    } else if (button.dataset.action === "delete") {
+      if (!window.confirm("Delete this message? This cannot be undone.")) {
+        return;
+      }
+      if (!request({ type: "message.delete", id: id }, "delete", { id: id })) {
+        toast("Not connected; the message was not deleted.");
+      }
+    }
+  });
+
+  // ---------------------------------------------------------------- older messages
+
+  function loadOlder() {
+    if (state.loadingOlder || state.reachedStart || !state.ready) {
+      return;
+    }
+    var before = oldestId();
+    if (before === null) {
+      return;
+    }
+    state.loadingOlder = true;
+    updateLogStart();
+    if (!request({ type: "history", before: before, limit: PAGE }, "history", { dir: "before" })) {
+      state.loadingOlder = false;
+      updateLogStart();
+    }
+  }
+
+  // ---------------------------------------------------------------- typing
+
+  function renderTyping() {
+    var names = Array.from(state.typing.keys());
+    var text = "";
+    if (names.length === 1) {
+      text = names[0] + " is typing…";
+    } else if (names.length === 2) {
+      text = names[0] + " and " + names[1] + " are typing…";
+    } else if (names.length > 2) {
+      text = "Several people are typing…";
+    }
+    ui.typing.textContent = text;
+  }
+
+  function onTyping(user) {
+    if (!user || user === cfg.me) {
+      return;
+    }
+    clearTimeout(state.typing.get(user));
+    state.typing.set(
+      user,
+      setTimeout(function () {
+        stopTyping(user);
+      }, TYPING_SHOWN)
+    );
+    renderTyping();
+  }
+
+  function stopTyping(user) {
+    if (state.typing.has(user)) {
+      clearTimeout(state.typing.get(user));
+      state.typing.delete(user);
+      renderTyping();
+    }
+  }
+
+  function clearTyping() {
+    state.typing.forEach(function (timer) {
+      clearTimeout(timer);
+    });
+    state.typing.clear();
+    renderTyping();
+  }
+
+  // ---------------------------------------------------------------- members
+
+  function renderMembers() {
+    var names = new Set(state.members);
+    state.online.forEach(function (name) {
+      names.add(name);
+    });
+    var sorted = Array.from(names).sort(function (a, b) {
+      var online = Number(state.online.has(b)) - Number(state.online.has(a));
+      return online || a.localeCompare(b);
+    });
+    ui.members.textContent = "";
+    sorted.forEach(function (name) {
+      var online = state.online.has(name);
+      var li = el("li", "member" + (online ? " is-online" : ""));
+      li.appendChild(avatar(name, "avatar-sm member-avatar"));
+      var label = el("span", "member-name", name);
+      if (name === cfg.me) {
+        label.appendChild(el("span", "member-you", " (you)"));
+      }
+      li.appendChild(label);
+      li.appendChild(el("span", "member-state", online ? "online" : ""));
+      if (!online) {
+        li.appendChild(el("span", "visually-hidden", "offline"));
+      }
+      ui.members.appendChild(li);
+    });
+    var count = state.online.size + " online · " + sorted.length;
+    ui.memberCount.textContent = "(" + sorted.length + ")";
+    ui.memberCount.title = count;
+    ui.memberCountToggle.textContent = String(sorted.length);
+  }
+
+  function setMembersOpen(open) {
+    root.classList.toggle("is-members-open", open);
+    ui.membersToggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  ui.membersToggle.addEventListener("click", function () {
+    setMembersOpen(!root.classList.contains("is-members-open"));
+  });
+  ui.membersClose.addEventListener("click", function () {
+    setMembersOpen(false);
+    ui.membersToggle.focus();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && root.classList.contains("is-members-open")) {
+      setMembersOpen(false);
+    }
+  });
+
+  // ---------------------------------------------------------------- read marks
+
+  /** Move the read mark to the newest message, if the reader can see it. */
+  function sendRead() {
+    clearTimeout(state.readTimer);
+    state.readTimer = null;
+    var newest = newestId();
+    if (
+      newest !== null &&
+      newest > state.readSent &&
+      state.ready &&
+      state.atBottom &&
+      request({ type: "read", id: newest }, "read")
+    ) {
+      state.readSent = newest;
+    }
+  }
+
+  function scheduleRead() {
+    if (document.visibilityState !== "visible" || !state.ready) {
+      return;
+    }
+    clearTimeout(state.readTimer);
+    state.readTimer = setTimeout(sendRead, READ_DEBOUNCE);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") {
+      scheduleRead();
+    } else if (state.readTimer) {
+      sendRead(); // what arrived while visible was seen: do not lose it to the debounce
+    }
+  });
+
+  window.addEventListener("pagehide", function () {
+    if (state.readTimer) {
+      sendRead();
+    }
+  });
+
+  // ---------------------------------------------------------------- start
+
+  updateLogStart();
+  connect();
+})();

@@ -1,0 +1,73 @@
+"""History pages over the socket: newest, before, after, limits and `has_more`."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat import messages
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def five(alice, public_room) -> list[int]:
+    return [messages.post(author=alice, room=public_room, body=f"m{n}")[0].pk for n in range(5)]
+
+
+async def _page(sock, **fields) -> tuple[list[str], bool]:
+    await sock.send("history", **fields)
+    frame = await sock.expect("history")
+    return [m["body"] for m in frame["messages"]], frame["has_more"]
+
+
+async def test_newest_page_oldest_first(open_socket, alice, public_room, five):
+    sock = await open_socket(alice, public_room.slug)
+    assert await _page(sock) == (["m0", "m1", "m2", "m3", "m4"], False)
+    assert await _page(sock, limit=2) == (["m3", "m4"], True)
+
+
+async def test_before_pages_backwards(open_socket, alice, public_room, five):
+    sock = await open_socket(alice, public_room.slug)
+    assert await _page(sock, before=five[3], limit=2) == (["m1", "m2"], True)
+    assert await _page(sock, before=five[1], limit=2) == (["m0"], False)
+
+
+async def test_after_pages_forwards_until_has_more_is_false(open_socket, alice, public_room, five):
+    sock = await open_socket(alice, public_room.slug)
+    assert await _page(sock, after=five[0], limit=2) == (["m1", "m2"], True)
+    assert await _page(sock, after=five[2], limit=2) == (["m3", "m4"], False)
+    assert await _page(sock, after=five[4]) == ([], False)
+
+
+async def test_deleted_messages_are_never_served_again(open_socket, alice, public_room, five):
+    await sync_to_async(messages.delete)(actor=alice, room=public_room, message_id=five[2])
+    sock = await open_socket(alice, public_room.slug)
+    assert "m2" not in [m["body"] for m in sock.ready["messages"]]
+    assert await _page(sock) == (["m0", "m1", "m3", "m4"], False)
+
+
+async def test_ids_grow_with_time_within_a_room(open_socket, alice, public_room, five):
+    assert five == sorted(five)
+
+
+async def test_reconnecting_client_gets_exactly_what_it_missed(
+    open_socket, alice, bob, public_room
+):
+    """A client drops, others talk, it reconnects and asks `history after=<last id>`."""
+    b = await open_socket(bob, public_room.slug)
+    a = await open_socket(alice, public_room.slug)
+    await a.send("message.send", body="before the drop")
+    last_seen = (await b.expect("message"))["message"]["id"]
+    await b.close()
+    for n in range(7):
+        await a.send("message.send", body=f"missed {n}")
+        await a.expect("message")
+    b = await open_socket(bob, public_room.slug)
+    missed, has_more = [], True
+    after = last_seen
+    while has_more:
+        await b.send("history", after=after, limit=3)
+        page = await b.expect("history")
+        missed += [m["body"] for m in page["messages"]]
+        after = page["messages"][-1]["id"] if page["messages"] else after
+        has_more = page["has_more"]
+    assert missed == [f"missed {n}" for n in range(7)]

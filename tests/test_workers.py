@@ -1,0 +1,121 @@
+"""Several Daphne processes on one Redis channel layer and one database, as in production."""
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Message
+
+from .conftest import session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_message_sent_on_one_worker_reaches_sockets_on_the_other_once_each(
+    daphne, alice, bob, public_room
+):
+    one, two = daphne(), daphne()
+    a = await one.connect(alice, public_room.slug)
+    b = await two.connect(bob, public_room.slug)
+    await a.send("message.send", body="across workers", client_id="w-1")
+    for sock in (a, b):
+        frame = await sock.expect("message")
+        assert frame["message"]["body"] == "across workers"
+        await sock.expect_silence(0.5)
+    assert await sync_to_async(Message.objects.count)() == 1
+
+
+async def test_an_idle_socket_keeps_receiving_after_20_seconds(daphne, alice, bob, public_room):
+    """channels_redis issue 422: without socket_timeout=None, redis-py drops idle readers."""
+    one, two = daphne(), daphne()
+    idle = await two.connect(bob, public_room.slug)
+    await asyncio.sleep(20)
+    a = await one.connect(alice, public_room.slug)
+    await a.send("message.send", body="still there?")
+    assert (await idle.expect("message", timeout=5))["message"]["body"] == "still there?"
+
+
+async def test_a_burst_larger_than_the_default_capacity_arrives_whole_and_in_order(
+    daphne, alice, bob, public_room
+):
+    """300 messages at once: more than channels-redis' default capacity of 100 per channel."""
+    one, two = daphne(CHAT_RATE_MESSAGES="100000"), daphne(CHAT_RATE_MESSAGES="100000")
+    a = await one.connect(alice, public_room.slug)
+    b = await two.connect(bob, public_room.slug)
+    for n in range(300):
+        await a.send("message.send", body=f"burst {n}", client_id=f"b-{n}")
+    received = [(await b.expect("message", timeout=20))["message"] for _ in range(300)]
+    assert [m["body"] for m in received] == [f"burst {n}" for n in range(300)]
+    assert [m["id"] for m in received] == sorted(m["id"] for m in received)
+    await b.expect_silence(0.5)
+
+
+async def test_logout_on_one_worker_closes_that_sessions_socket_on_another(
+    daphne, alice, public_room
+):
+    one, two = daphne(), daphne()
+    cookie = await sync_to_async(session_cookie)(alice)
+    sock = await two.connect(alice, public_room.slug, cookie=cookie)
+    other_session = await two.connect(alice, public_room.slug)
+    await sync_to_async(_log_out_over_http)(one.http, cookie)
+    assert await sock.expect_close(timeout=1) == 4401
+    await other_session.roundtrip()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _log_out_over_http(base: str, session: str) -> None:
+    """As a browser does: load a page for the CSRF token, then POST the logout form."""
+    page = urllib.request.Request(f"{base}/", headers={"Cookie": f"sessionid={session}"})
+    with urllib.request.urlopen(page, timeout=5) as response:
+        token = next(
+            header.split(";")[0].split("=", 1)[1]
+            for header in response.headers.get_all("Set-Cookie")
+            if header.startswith("csrftoken=")
+        )
+    logout = urllib.request.Request(
+        f"{base}/accounts/logout/",
+        data=f"csrfmiddlewaretoken={token}".encode(),
+        headers={
+            "Cookie": f"sessionid={session}; csrftoken={token}",
+            "Origin": base,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        urllib.request.build_opener(_NoRedirect).open(logout, timeout=5)
+    assert redirect.value.code == 302
+
+
+async def test_a_killed_worker_s_users_drop_out_of_presence(daphne, alice, bob, public_room):
+    """SIGKILL runs no disconnect handler; the survivors' heartbeats expire the dead entries."""
+    fast = {"CHAT_HEARTBEAT_INTERVAL": "0.5", "CHAT_PRESENCE_TTL": "2"}
+    one, two = daphne(**fast), daphne(**fast)
+    a = await one.connect(alice, public_room.slug)
+    await two.connect(bob, public_room.slug)
+    deadline = asyncio.get_running_loop().time() + 10
+    online = None
+    while online != ["alice", "bob"]:
+        frame = await a.recv(timeout=deadline - asyncio.get_running_loop().time())
+        online = frame.get("online", online)
+    two.kill()
+    while online != ["alice"]:
+        frame = await a.recv(timeout=deadline - asyncio.get_running_loop().time())
+        online = frame.get("online", online)
+
+
+def test_healthz_on_a_worker_names_the_redis_layer_healthy(daphne):
+    worker = daphne()
+    with urllib.request.urlopen(f"{worker.http}/healthz", timeout=5) as response:
+        assert json.loads(response.read()) == {
+            "status": "ok",
+            "database": "ok",
+            "channel_layer": "ok",
+        }

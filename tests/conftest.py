@@ -102,7 +102,7 @@ async def open_socket() -> AsyncIterator[Callable]:
         cookie=None,
         expect_ready: bool = True,
     ) -> CommunicatorSocket:
-        from asgiref.sync import sync_to_async
+        from channels.db import database_sync_to_async as sync_to_async
 
         headers = [(b"host", b"localhost")]
         if origin is not None:
@@ -271,7 +271,7 @@ class DaphneWorker:
     async def connect(
         self, user, slug: str, *, origin: str | None = None, cookie: str | None = None
     ) -> NetworkSocket:
-        from asgiref.sync import sync_to_async
+        from channels.db import database_sync_to_async as sync_to_async
 
         cookie = cookie or await sync_to_async(session_cookie)(user)
         connection_ = await websockets.connect(

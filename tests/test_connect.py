@@ -1,7 +1,7 @@
 """The handshake: who gets in, who is refused and with which close code, and `ready`."""
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 
 from chat import messages
 

@@ -1,7 +1,7 @@
 """Client frames over a real socket on the real ASGI application, and what every socket sees."""
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 
 from chat import messages
 from chat.models import Membership, Message

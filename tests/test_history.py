@@ -1,7 +1,7 @@
 """History pages over the socket: newest, before, after, limits and `has_more`."""
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 
 from chat import messages
 

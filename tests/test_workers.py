@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 
 from chat.models import Message
 

@@ -48,7 +48,7 @@
   var TYPING_SHOWN = 3000;
   var GROUP_WITHIN = 5 * 60 * 1000;
   var CONFIRM_WAIT = 5000;
-  var READ_DEBOUNCE = 800;
+  var READ_DEBOUNCE = 500;
   var PAGE = 50;
   var CATCH_UP_PAGE = 100;
   var MAX_BODY = 4000;
@@ -696,6 +696,8 @@
     ui.input.disabled = true;
     ui.send.disabled = true;
     state.outbox.forEach(updatePending);
+    state.online = new Set(); // who is online is unknown from here on
+    renderMembers();
   }
 
   window.addEventListener("offline", function () {
@@ -1285,9 +1287,20 @@
     area.setSelectionRange(area.value.length, area.value.length);
   }
 
+  var selected = null;
+
   ui.list.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-action]");
     if (!button) {
+      // Touch screens have no hover: a tap on a message shows its buttons.
+      var tapped = event.target.closest(".msg");
+      if (selected && selected !== tapped) {
+        selected.classList.remove("is-selected");
+      }
+      if (tapped && !event.target.closest("a, textarea")) {
+        tapped.classList.toggle("is-selected");
+        selected = tapped;
+      }
       return;
     }
     var li = button.closest(".msg");

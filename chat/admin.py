@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Membership, Message, Room
+from .models import Block, Membership, Message, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -40,3 +40,10 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="body")
     def short_body(self, obj: Message) -> str:
         return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ["blocker", "blocked", "created"]
+    search_fields = ["blocker__username", "blocked__username"]
+    autocomplete_fields = ["blocker", "blocked"]

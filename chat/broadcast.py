@@ -5,12 +5,14 @@ layer allows only ASCII letters, digits, `-`, `_` and `.` in them. A frame is en
 and every consumer in the group sends that same text to its socket.
 
 Layer events:
-- `chat.frame` `{text, skip}`: send `text` unless the socket's user id is `skip`.
+- `chat.frame` `{text, skip, skip_room}`: send `text` unless the socket's user id is `skip` or
+  the socket is on room `skip_room` (which heard the news as a `message` already).
 - `chat.presence` `{text, online}`: a presence frame; consumers also remember `online`.
 - `chat.close` `{code, session}`: close with `code` if `session` is null or the socket's own.
 """
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -46,8 +48,11 @@ async def to_room(room_id: int, frame: dict[str, Any], *, skip_user: int | None 
     )
 
 
-async def to_user(user_id: int, frame: dict[str, Any]) -> None:
-    await _send(user_group(user_id), {"type": "chat.frame", "text": protocol.encode(frame)})
+async def to_user(user_id: int, frame: dict[str, Any], *, skip_room: int | None = None) -> None:
+    await _send(
+        user_group(user_id),
+        {"type": "chat.frame", "text": protocol.encode(frame), "skip_room": skip_room},
+    )
 
 
 async def presence(room_id: int, online: list[str]) -> None:
@@ -66,10 +71,10 @@ async def close_user_sockets(user_id: int, code: int, *, session_key: str | None
     )
 
 
-def to_room_on_commit(room_id: int, frame: dict[str, Any]) -> None:
+def on_commit(send: Callable[..., Awaitable[None]], *args: Any, **kwargs: Any) -> None:
     """From synchronous service code: broadcast once the surrounding transaction has committed.
 
     A message is stored before anyone hears of it, so a client that catches up with `history`
     never misses what it was told about.
     """
-    transaction.on_commit(lambda: async_to_sync(to_room)(room_id, frame))
+    transaction.on_commit(lambda: async_to_sync(send)(*args, **kwargs))

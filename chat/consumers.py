@@ -1,9 +1,9 @@
-"""The chat WebSocket: one connection on one room, in the room's group and in the user's own.
+"""The chat WebSockets. Every socket belongs to its user's group; a room socket also to its room's.
 
-Thin on purpose: parse a frame, look its type up in an explicit table, call a service, send the
-answer. Every refusal is a `ChatError`, which becomes an `error` frame while the socket stays
-open; nothing a client sends can make the consumer raise (which would close it with 1011 and
-skip `disconnect`).
+Thin on purpose: parse a frame, look its type up in the class's explicit table, call a service,
+send the answer. Every refusal is a `ChatError`, which becomes an `error` frame while the socket
+stays open; nothing a client sends can make a consumer raise (which would close it with 1011
+and skip `disconnect`).
 """
 
 import asyncio
@@ -17,19 +17,22 @@ from django.conf import settings
 
 from . import broadcast, messages, presence, protocol, ratelimits, rooms
 from .errors import ChatError, Unauthenticated, Unavailable, UnknownType
-from .models import Membership, Room
+from .models import Membership, Message, Room
 
 log = logging.getLogger(__name__)
 
 CLIENT_ID_MAX_LENGTH = 64
+USERNAME_MAX_LENGTH = 150
+
+Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 
-def _snapshot(room: Room) -> tuple[list[str], list[dict[str, Any]]]:
-    recent, _ = messages.history(room=room, limit=settings.CHAT_HISTORY_PAGE)
-    return rooms.member_usernames(room), [protocol.message_data(m) for m in recent]
+class UserSocket(AsyncJsonWebsocketConsumer):
+    """What every chat socket does: authenticate, join the user's group, answer frames through
+    `handlers`, relay layer events, and leave cleanly."""
 
-
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+    handlers: dict[str, Handler] = {}
+    opened = False
     room: Room | None = None
     joined: list[str] = []
 
@@ -39,47 +42,160 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not user.is_authenticated:
             await self.close(code=Unauthenticated.close_code)
             return
+        self.user = getattr(user, "_wrapped", user)
+        self.session = broadcast.session_digest(self.scope["session"].session_key)
         try:
-            await self._open(getattr(user, "_wrapped", user))
+            await self.open()
         except ChatError as exc:
             await self.close(code=exc.close_code)
         except Exception:
             log.exception("Opening a chat socket failed")
             await self._leave()
-            self.room = None
             await self.close(code=Unavailable.close_code)
+        else:
+            self.opened = True
 
-    async def _open(self, user) -> None:
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        room, member = await database_sync_to_async(rooms.open_room)(user=user, slug=slug)
-        self.user, self.room = user, room
-        self.session = broadcast.session_digest(self.scope["session"].session_key)
+    async def open(self) -> None:
         # Not `self.groups`: the base class would discard those itself, unguarded, on disconnect.
-        self.joined = [broadcast.room_group(room.pk), broadcast.user_group(user.pk)]
+        self.joined = [broadcast.user_group(self.user.pk)]
         await self._join_groups()
-        self.presence_entry = presence.entry(user.username, self.channel_name)
-        before, _ = await presence.online(room.pk)
-        self.online_seen, _ = await presence.refresh(room.pk, self.presence_entry)
-        members, recent = await database_sync_to_async(_snapshot)(room)
-        await self.send_json(self._ready(member, members, recent))
-        if self.online_seen != before:
-            await broadcast.presence(room.pk, self.online_seen)
-        self.heartbeat = asyncio.create_task(self._beat())
-
-    def _ready(self, member: Membership, members: list[str], recent: list[dict]) -> dict:
-        return {
-            "type": "ready",
-            "room": protocol.room_data(self.room),
-            "me": {"username": self.user.username},
-            "members": members,
-            "online": self.online_seen,
-            "messages": recent,
-            "last_read": member.last_read,
-        }
 
     async def _join_groups(self) -> None:
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if self.opened:
+            await self._leave()
+
+    async def _leave(self) -> None:
+        try:
+            for group in self.joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            log.warning("Leaving a chat socket's groups failed", exc_info=True)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.opened:
+            return
+        try:
+            frame = protocol.parse(text_data)
+            handler = self.handlers.get(frame["type"])
+            if handler is None:
+                raise UnknownType(f"Unknown frame type {frame['type'][:50]!r}.")
+            await handler(self, frame)
+        except ChatError as exc:
+            await self.send_json(protocol.error_frame(exc.code, exc.message, exc.retry_after))
+        except Exception:
+            log.exception("A chat frame failed")
+            failure = Unavailable()
+            await self.send_json(protocol.error_frame(failure.code, failure.message))
+
+    # Client frames every socket answers.
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def on_dm_send(self, frame: dict[str, Any]) -> None:
+        to = protocol.text_field(frame, "to", max_length=USERNAME_MAX_LENGTH)
+        body = protocol.text_field(frame, "body")
+        client_id = protocol.optional_text_field(
+            frame, "client_id", max_length=CLIENT_ID_MAX_LENGTH
+        )
+        await ratelimits.check_message(self.user.pk)
+        message, created = await database_sync_to_async(messages.send_direct)(
+            author=self.user, to=to, body=body, client_id=client_id
+        )
+        if not created:
+            await self.send_json(self._echo(message))
+
+    def _echo(self, message: Message) -> dict[str, Any]:
+        """A repeated `client_id`: the original, as this socket would have heard it."""
+        if self.room is not None and self.room.pk == message.room_id:
+            return protocol.message_frame(message)
+        return {
+            "type": "notify",
+            "room": message.room.slug,
+            "message": protocol.message_data(message),
+        }
+
+    # Channel layer events (see chat.broadcast).
+
+    async def chat_frame(self, event: dict[str, Any]) -> None:
+        if event.get("skip") is not None and event["skip"] == self.user.pk:
+            return
+        if event.get("skip_room") is not None and self.room and event["skip_room"] == self.room.pk:
+            return
+        await self.send(text_data=event["text"])
+
+    async def chat_close(self, event: dict[str, Any]) -> None:
+        if event["session"] is None or event["session"] == self.session:
+            await self.close(code=event["code"])
+
+
+class LobbyConsumer(UserSocket):
+    """`/ws/lobby/`: a socket on no room, for the lobby's live unread counts and notifications."""
+
+    async def open(self) -> None:
+        await super().open()
+        unread = await database_sync_to_async(_unread_by_slug)(self.user)
+        await self.send_json(
+            {"type": "ready", "me": {"username": self.user.username}, "unread": unread}
+        )
+
+    handlers = {"ping": UserSocket.on_ping, "dm.send": UserSocket.on_dm_send}
+
+
+def _unread_by_slug(user) -> dict[str, int]:
+    counts = rooms.unread_counts(user)
+    return {
+        slug: counts[pk]
+        for slug, pk in Room.objects.filter(pk__in=counts).values_list("slug", "pk")
+    }
+
+
+def _snapshot(room: Room, user) -> dict[str, Any]:
+    recent, _ = messages.history(room=room, limit=settings.CHAT_HISTORY_PAGE)
+    snapshot = {
+        "members": rooms.member_usernames(room),
+        "messages": [protocol.message_data(m) for m in recent],
+    }
+    if room.kind == Room.Kind.DIRECT:
+        snapshot["read_marks"] = dict(
+            Membership.objects.filter(room=room)
+            .exclude(user=user)
+            .values_list("user__username", "last_read")
+        )
+    return snapshot
+
+
+class ChatConsumer(UserSocket):
+    """`/ws/rooms/<slug>/`: one room's socket."""
+
+    async def open(self) -> None:
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        room, member = await database_sync_to_async(rooms.open_room)(user=self.user, slug=slug)
+        self.room = room
+        await super().open()
+        self.joined.append(broadcast.room_group(room.pk))
+        await self._join_groups()
+        self.presence_entry = presence.entry(self.user.username, self.channel_name)
+        before, _ = await presence.online(room.pk)
+        self.online_seen, _ = await presence.refresh(room.pk, self.presence_entry)
+        snapshot = await database_sync_to_async(_snapshot)(room, self.user)
+        await self.send_json(
+            {
+                "type": "ready",
+                "room": protocol.room_data(room),
+                "me": {"username": self.user.username},
+                "online": self.online_seen,
+                "last_read": member.last_read,
+                **snapshot,
+            }
+        )
+        if self.online_seen != before:
+            await broadcast.presence(room.pk, self.online_seen)
+        self.heartbeat = asyncio.create_task(self._beat())
 
     async def _beat(self) -> None:
         """Keep this socket's presence fresh and its groups joined; announce what went stale.
@@ -97,40 +213,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except Exception:
                 log.warning("Chat heartbeat failed; retrying next beat", exc_info=True)
 
-    async def disconnect(self, code: int) -> None:
-        if self.room is not None:
-            await self._leave()
-
     async def _leave(self) -> None:
         if hasattr(self, "heartbeat"):
             self.heartbeat.cancel()
-        try:
-            for group in self.joined:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            if hasattr(self, "presence_entry"):
+        await super()._leave()
+        if hasattr(self, "presence_entry"):
+            try:
                 online = await presence.leave(self.room.pk, self.presence_entry)
                 if self.user.username not in online:
                     await broadcast.presence(self.room.pk, online)
-        except Exception:
-            log.warning("Leaving a chat socket's groups failed", exc_info=True)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.room is None:
-            return
-        try:
-            frame = protocol.parse(text_data)
-            handler = HANDLERS.get(frame["type"])
-            if handler is None:
-                raise UnknownType(f"Unknown frame type {frame['type'][:50]!r}.")
-            await handler(self, frame)
-        except ChatError as exc:
-            await self.send_json(protocol.error_frame(exc.code, exc.message, exc.retry_after))
-        except Exception:
-            log.exception("A chat frame failed")
-            failure = Unavailable()
-            await self.send_json(protocol.error_frame(failure.code, failure.message))
-
-    # Client frames, reached only through HANDLERS below.
+            except Exception:
+                log.warning("Leaving a room's presence failed", exc_info=True)
 
     async def on_send(self, frame: dict[str, Any]) -> None:
         body = protocol.text_field(frame, "body")
@@ -183,33 +276,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             user=self.user, room=self.room, message_id=protocol.id_field(frame, "id")
         )
 
-    async def on_ping(self, frame: dict[str, Any]) -> None:
-        await self.send_json({"type": "pong"})
-
-    # Channel layer events (see chat.broadcast).
-
-    async def chat_frame(self, event: dict[str, Any]) -> None:
-        if event.get("skip") is None or event["skip"] != self.user.pk:
-            await self.send(text_data=event["text"])
-
     async def chat_presence(self, event: dict[str, Any]) -> None:
         self.online_seen = event["online"]
         await self.send(text_data=event["text"])
 
-    async def chat_close(self, event: dict[str, Any]) -> None:
-        if event["session"] is None or event["session"] == self.session:
-            await self.close(code=event["code"])
-
-
-Handler = Callable[[ChatConsumer, dict[str, Any]], Awaitable[None]]
-
-# The only way from a client's `type` to code: an explicit table, never getattr().
-HANDLERS: dict[str, Handler] = {
-    "message.send": ChatConsumer.on_send,
-    "message.edit": ChatConsumer.on_edit,
-    "message.delete": ChatConsumer.on_delete,
-    "typing": ChatConsumer.on_typing,
-    "history": ChatConsumer.on_history,
-    "read": ChatConsumer.on_read,
-    "ping": ChatConsumer.on_ping,
-}
+    # The only way from a client's `type` to code: an explicit table, never getattr().
+    handlers = {
+        "message.send": on_send,
+        "message.edit": on_edit,
+        "message.delete": on_delete,
+        "dm.send": UserSocket.on_dm_send,
+        "typing": on_typing,
+        "history": on_history,
+        "read": on_read,
+        "ping": UserSocket.on_ping,
+    }

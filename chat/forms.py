@@ -19,3 +19,7 @@ class RoomForm(forms.Form):
 
 class AddMemberForm(forms.Form):
     username = forms.CharField(max_length=150)
+
+
+class BlockForm(forms.Form):
+    username = forms.CharField(max_length=150)

@@ -3,7 +3,12 @@
 Every write happens in a transaction and is broadcast only after it commits. Posts into one
 room are serialised on the room's row, so that message ids in a room grow in commit order and
 a client catching up with `history after=<id>` can never skip a message committed late.
+
+Who hears of a message beyond the room's own sockets: in a direct room both people, on their
+sockets elsewhere (`notify`); in other rooms the members it mentions by `@username`.
 """
+
+import re
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,9 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import broadcast, protocol, rooms
+from . import blocks, broadcast, protocol, rooms
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import Membership, Message, Room
+
+# Django usernames are letters, digits and @.+-_; a trailing '.' is punctuation, not the name.
+MENTION = re.compile(r"(?<![\w@])@([\w.@+-]*[\w@+-])")
 
 
 def clean_body(body: str) -> str:
@@ -35,8 +43,13 @@ def post(
     with transaction.atomic():
         # Lock the room's row: ids in a room then follow commit order (see the module docstring).
         Room.objects.select_for_update().filter(pk=room.pk).first()
-        if not Membership.objects.filter(room=room, user=author).exists():
+        members = dict(
+            Membership.objects.filter(room=room).values_list("user_id", "user__username")
+        )
+        if author.pk not in members:
             raise Forbidden("You are not a member of this room.")
+        if room.kind == Room.Kind.DIRECT and _blocked(author, room):
+            raise Forbidden("You cannot message this user.")
         try:
             with transaction.atomic():
                 message = Message.objects.create(
@@ -49,8 +62,37 @@ def post(
             if message.deleted:
                 raise NotFound("That message was deleted.") from None
             return message, False
-        broadcast.to_room_on_commit(room.pk, protocol.message_frame(message))
+        broadcast.on_commit(broadcast.to_room, room.pk, protocol.message_frame(message))
+        notify = {"type": "notify", "room": room.slug, "message": protocol.message_data(message)}
+        for user_id in _to_notify(message, members):
+            broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
+
+
+def send_direct(
+    *, author: AbstractBaseUser, to: str, body: str, client_id: str | None = None
+) -> tuple[Message, bool]:
+    """`dm.send`: post into the direct room of the author and `to`, creating it if need be."""
+    room = rooms.direct_room(user=author, other=rooms.find_user(to))
+    return post(author=author, room=room, body=body, client_id=client_id)
+
+
+def _blocked(author: AbstractBaseUser, room: Room) -> bool:
+    partner = Membership.objects.filter(room=room).exclude(user=author).select_related("user")
+    return any(blocks.between(author, member.user) for member in partner)
+
+
+def _to_notify(message: Message, members: dict[int, str]) -> list[int]:
+    """Both people of a direct room (the author's other sockets follow the conversation too);
+    elsewhere, the members mentioned."""
+    if message.room.kind == Room.Kind.DIRECT:
+        return list(members)
+    mentioned = set(MENTION.findall(message.body)) if "@" in message.body else set()
+    return [
+        user_id
+        for user_id, username in members.items()
+        if username in mentioned and user_id != message.author_id
+    ]
 
 
 def _by_client_id(author: AbstractBaseUser, room: Room, client_id: str) -> Message:
@@ -81,8 +123,10 @@ def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> 
         message.body = body
         message.edited = timezone.now()
         message.save(update_fields=["body", "edited"])
-        broadcast.to_room_on_commit(
-            room.pk, {"type": "message.edited", "message": protocol.message_data(message)}
+        broadcast.on_commit(
+            broadcast.to_room,
+            room.pk,
+            {"type": "message.edited", "message": protocol.message_data(message)},
         )
     return message
 
@@ -92,7 +136,9 @@ def delete(*, actor: AbstractBaseUser, room: Room, message_id: int) -> None:
         message = _editable(actor, room, message_id)
         message.deleted = timezone.now()
         message.save(update_fields=["deleted"])
-        broadcast.to_room_on_commit(room.pk, {"type": "message.deleted", "id": message.pk})
+        broadcast.on_commit(
+            broadcast.to_room, room.pk, {"type": "message.deleted", "id": message.pk}
+        )
 
 
 def history(
@@ -112,9 +158,25 @@ def history(
 
 
 def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
-    """Move the read mark forward (never back) to a message of this room."""
+    """Move the read mark forward (never back) to a message of this room.
+
+    The user's sockets hear the room's new unread count (`unread`), so badges on other tabs
+    follow; in a direct room the other person sees how far they have read (`read`).
+    """
     if not Message.objects.filter(room=room, pk=message_id).exists():
         raise NotFound("No such message in this room.")
-    Membership.objects.filter(room=room, user=user).filter(
-        Q(last_read__isnull=True) | Q(last_read__lt=message_id)
-    ).update(last_read=message_id)
+    moved = (
+        Membership.objects.filter(room=room, user=user)
+        .filter(Q(last_read__isnull=True) | Q(last_read__lt=message_id))
+        .update(last_read=message_id)
+    )
+    if not moved:
+        return
+    unread = rooms.unread_counts(user, [room.pk]).get(room.pk, 0)
+    broadcast.on_commit(
+        broadcast.to_user, user.pk, {"type": "unread", "room": room.slug, "unread": unread}
+    )
+    if room.kind == Room.Kind.DIRECT:
+        broadcast.on_commit(
+            broadcast.to_room, room.pk, {"type": "read", "user": user.username, "id": message_id}
+        )

@@ -5,15 +5,16 @@ place to live. Private rooms are members-only; a member's role decides who moder
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
-from . import broadcast
+from . import blocks, broadcast
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import Membership, Message, Room
 
@@ -24,7 +25,12 @@ NAME_MAX_LENGTH = 80
 @dataclass(frozen=True)
 class LobbyEntry:
     room: Room
+    title: str  # the room's name, or for a direct room the other person's username
     unread: int | None  # None where the user has not joined the room
+    last_id: int | None
+    last_author: str | None
+    last_body: str | None
+    last_created: datetime | None
 
 
 def clean_name(name: str) -> str:
@@ -64,6 +70,57 @@ def create_room(*, creator: AbstractBaseUser, name: str, kind: str, topic: str =
         except IntegrityError:
             continue  # another request took the slug between the check and the insert
     raise Invalid("Could not find a free address for that room; try another name.")
+
+
+def find_user(username: str) -> AbstractBaseUser:
+    user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
+    if user is None:
+        raise NotFound(f"No user called {username.strip()!r}.")
+    return user
+
+
+def direct_slug(a: AbstractBaseUser, b: AbstractBaseUser) -> str:
+    """The one address of a pair's conversation; its uniqueness makes the pair's room unique."""
+    low, high = sorted((a.pk, b.pk))
+    return f"dm-{low}-{high}"
+
+
+def direct_room(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Room:
+    """The direct room of two people, created with both as members on first use."""
+    if other.pk == user.pk:
+        raise Invalid("You cannot send yourself a direct message.")
+    if blocks.between(user, other):
+        raise Forbidden("You cannot message this user.")
+    first, second = sorted((user, other), key=lambda u: u.pk)
+    with transaction.atomic():
+        room, created = Room.objects.get_or_create(
+            slug=direct_slug(user, other),
+            defaults={
+                "name": f"{first.username} & {second.username}",
+                "kind": Room.Kind.DIRECT,
+                "created_by": user,
+            },
+        )
+        if created:
+            Membership.objects.bulk_create(
+                [Membership(room=room, user=first), Membership(room=room, user=second)]
+            )
+    return room
+
+
+def direct_partner(room: Room, user: AbstractBaseUser) -> str | None:
+    return (
+        Membership.objects.filter(room=room)
+        .exclude(user=user)
+        .values_list("user__username", flat=True)
+        .first()
+    )
+
+
+def title_for(room: Room, user: AbstractBaseUser) -> str:
+    if room.kind == Room.Kind.DIRECT:
+        return direct_partner(room, user) or room.name
+    return room.name
 
 
 def get_room(slug: str) -> Room:
@@ -110,9 +167,7 @@ def add_member(*, actor: AbstractBaseUser, room: Room, username: str) -> Members
         raise Forbidden("A direct conversation has exactly two people.")
     if not is_moderator(actor, room):
         raise Forbidden("Only the room's owner or moderators may add members.")
-    user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
-    if user is None:
-        raise NotFound(f"No user called {username.strip()!r}.")
+    user = find_user(username)
     member, created = Membership.objects.get_or_create(room=room, user=user)
     if created:
         _announce_members(room)
@@ -120,25 +175,57 @@ def add_member(*, actor: AbstractBaseUser, room: Room, username: str) -> Members
 
 
 def _announce_members(room: Room) -> None:
-    broadcast.to_room_on_commit(room.pk, {"type": "members", "members": member_usernames(room)})
+    broadcast.on_commit(
+        broadcast.to_room, room.pk, {"type": "members", "members": member_usernames(room)}
+    )
+
+
+def unread_counts(user: AbstractBaseUser, room_ids: list[int] | None = None) -> dict[int, int]:
+    """Room id to the number of others' visible messages after my read mark, where nonzero."""
+    messages = Message.objects.visible().filter(
+        room__memberships__user=user,
+        id__gt=Coalesce(F("room__memberships__last_read"), 0),
+    )
+    if room_ids is not None:
+        messages = messages.filter(room_id__in=room_ids)
+    return dict(messages.exclude(author=user).values_list("room").annotate(n=Count("id")))
 
 
 def lobby(user: AbstractBaseUser) -> dict[str, list[LobbyEntry]]:
-    """Public rooms, my private rooms and my direct rooms, each with my unread count."""
-    unread = dict(
-        Message.objects.visible()
-        .filter(
-            room__memberships__user=user,
-            id__gt=Coalesce(F("room__memberships__last_read"), 0),
-        )
-        .exclude(author=user)
-        .values_list("room")
-        .annotate(n=Count("id"))
-    )
+    """Public rooms, my private rooms and my direct rooms, each with my unread count and its
+    last message; direct rooms newest first, the others by name."""
+    unread = unread_counts(user)
     mine = set(Membership.objects.filter(user=user).values_list("room_id", flat=True))
+    last = Message.objects.visible().filter(room=OuterRef("pk")).order_by("-id")
+    partner = Membership.objects.filter(room=OuterRef("pk")).exclude(user=user)
+    rooms = (
+        (Room.objects.filter(kind=Room.Kind.PUBLIC) | Room.objects.filter(pk__in=mine))
+        .annotate(
+            last_id=Subquery(last.values("id")[:1]),
+            last_author=Subquery(last.values("author__username")[:1]),
+            last_body=Subquery(last.values("body")[:1]),
+            last_created=Subquery(last.values("created")[:1]),
+            partner=Subquery(partner.values("user__username")[:1]),
+        )
+        .order_by("name")
+    )
     groups: dict[str, list[LobbyEntry]] = {kind: [] for kind in Room.Kind.values}
-    rooms = Room.objects.filter(kind=Room.Kind.PUBLIC) | Room.objects.filter(pk__in=mine)
-    for room in rooms.order_by("name"):
+    for room in rooms:
         joined = room.pk in mine
-        groups[room.kind].append(LobbyEntry(room, unread.get(room.pk, 0) if joined else None))
+        groups[room.kind].append(
+            LobbyEntry(
+                room=room,
+                title=room.partner if room.kind == Room.Kind.DIRECT else room.name,
+                unread=unread.get(room.pk, 0) if joined else None,
+                last_id=room.last_id,
+                last_author=room.last_author,
+                last_body=room.last_body,
+                last_created=room.last_created,
+            )
+        )
+    groups[Room.Kind.DIRECT].sort(key=lambda entry: entry.last_id or 0, reverse=True)
     return groups
+
+
+def total_unread(user: AbstractBaseUser) -> int:
+    return sum(unread_counts(user).values())

@@ -11,6 +11,9 @@ urlpatterns = [
     path("rooms/new/", views.room_create, name="room_create"),
     path("rooms/<slug:slug>/", views.room_detail, name="room"),
     path("rooms/<slug:slug>/members/", views.room_add_member, name="room_add_member"),
+    path("dm/<str:username>/", views.direct, name="direct"),
+    path("settings/blocks/", views.block_settings, name="block_settings"),
     path("api/rooms/<slug:slug>/messages/", views.api_messages, name="api_messages"),
+    path("api/users/", views.api_users, name="api_users"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib import messages as flash
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -15,9 +15,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import messages, protocol, rooms
+from . import blocks, messages, protocol, rooms
 from .errors import ChatError, Forbidden, Invalid, NotFound
-from .forms import AddMemberForm, RoomForm, SignupForm
+from .forms import AddMemberForm, BlockForm, RoomForm, SignupForm
 
 
 def _page_error(exc: NotFound | Forbidden) -> Exception:
@@ -44,12 +44,16 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
+def _lobby_context(request: HttpRequest, form: RoomForm) -> dict:
+    lobby = rooms.lobby(request.user)
+    total = sum(entry.unread or 0 for entries in lobby.values() for entry in entries)
+    return {"lobby": lobby, "form": form, "total_unread": total}
+
+
 @login_required
 @require_GET
 def lobby(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "chat/lobby.html", {"lobby": rooms.lobby(request.user), "form": RoomForm()}
-    )
+    return render(request, "chat/lobby.html", _lobby_context(request, RoomForm()))
 
 
 @login_required
@@ -65,9 +69,7 @@ def room_create(request: HttpRequest) -> HttpResponse:
             form.add_error("name", exc.message)
         else:
             return redirect("room", slug=room.slug)
-    return render(
-        request, "chat/lobby.html", {"lobby": rooms.lobby(request.user), "form": form}, status=400
-    )
+    return render(request, "chat/lobby.html", _lobby_context(request, form), status=400)
 
 
 @login_required
@@ -80,11 +82,76 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "room": room,
             "member": member,
+            "title": rooms.title_for(room, request.user),
             "can_add_members": room.kind != room.Kind.DIRECT
             and rooms.is_moderator(request.user, room),
             "add_member_form": AddMemberForm(),
+            "total_unread": rooms.total_unread(request.user),
         },
     )
+
+
+@login_required
+@require_GET
+def direct(request: HttpRequest, username: str) -> HttpResponse:
+    """Start or continue a direct conversation: 404 for no such user, 403 when blocked."""
+    try:
+        other = rooms.find_user(username)
+        room = rooms.direct_room(user=request.user, other=other)
+    except (NotFound, Forbidden) as exc:
+        raise _page_error(exc) from None
+    except ChatError as exc:
+        flash.error(request, exc.message)
+        return redirect("lobby")
+    return redirect("room", slug=room.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def block_settings(request: HttpRequest) -> HttpResponse:
+    """Who I block. POST `username` blocks; POST `unblock` (a username) lifts a block."""
+    form = BlockForm(request.POST or None)
+    if request.method == "POST":
+        if "unblock" in request.POST:
+            blocks.unblock(blocker=request.user, username=request.POST["unblock"])
+            flash.success(request, f"You unblocked {request.POST['unblock']}.")
+            return redirect("block_settings")
+        if form.is_valid():
+            try:
+                made = blocks.block(blocker=request.user, username=form.cleaned_data["username"])
+            except ChatError as exc:
+                form.add_error("username", exc.message)
+            else:
+                flash.success(request, f"You blocked {made.blocked.username}.")
+                return redirect("block_settings")
+    return render(
+        request,
+        "chat/blocks.html",
+        {"blocks": blocks.blocked_by(request.user), "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+USER_SEARCH_LIMIT = 10
+
+
+@never_cache
+@require_GET
+def api_users(request: HttpRequest) -> JsonResponse:
+    """`?q=` a username prefix: `{"users": [username...]}`, for starting a conversation."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "unauthenticated", "message": "Log in first."}, status=401)
+    query = request.GET.get("q", "").strip()
+    if not query:
+        return JsonResponse({"users": []})
+    users = (
+        get_user_model()
+        .objects.filter(username__istartswith=query[:150], is_active=True)
+        .exclude(pk=request.user.pk)
+        .order_by("username")
+        .values_list("username", flat=True)[:USER_SEARCH_LIMIT]
+    )
+    return JsonResponse({"users": list(users)})
 
 
 @login_required

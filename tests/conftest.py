@@ -97,6 +97,7 @@ async def open_socket() -> AsyncIterator[Callable]:
     async def open_(
         user=None,
         slug: str = "general",
+        path: str | None = None,
         *,
         origin: bytes | None = ORIGIN,
         cookie=None,
@@ -111,7 +112,9 @@ async def open_socket() -> AsyncIterator[Callable]:
             cookie = await sync_to_async(session_cookie)(user)
         if cookie:
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        communicator = WebsocketCommunicator(application, f"/ws/rooms/{slug}/", headers=headers)
+        communicator = WebsocketCommunicator(
+            application, path or f"/ws/rooms/{slug}/", headers=headers
+        )
         sock = CommunicatorSocket(communicator)
         sock.accepted, sock.handshake = await communicator.connect(timeout=5)
         opened.append(sock)

@@ -8,7 +8,7 @@ import websockets
 from channels.testing import WebsocketCommunicator
 
 # Frames that arrive on their own schedule; `expect` steps over them.
-AMBIENT = {"presence", "members", "typing"}
+AMBIENT = {"presence", "members", "typing", "unread"}
 
 
 class ChatSocket:
@@ -33,6 +33,15 @@ class ChatSocket:
             if frame["type"] == type:
                 return frame
             assert frame["type"] in AMBIENT, f"expected {type!r}, got {frame}"
+
+    async def recv_type(self, type: str, timeout: float = 3) -> dict[str, Any]:
+        """The next frame of `type`, stepping over any other."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            frame = await self.recv(timeout=max(left, 0.01))
+            if frame["type"] == type:
+                return frame
 
     async def expect_silence(self, timeout: float = 0.3) -> None:
         """No frame but ambient ones arrives within `timeout`."""

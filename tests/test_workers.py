@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 
+from chat import rooms
 from chat.models import Message
 
 from .conftest import session_cookie
@@ -119,3 +120,23 @@ def test_healthz_on_a_worker_names_the_redis_layer_healthy(daphne):
             "database": "ok",
             "channel_layer": "ok",
         }
+
+
+async def test_a_dm_across_workers_is_a_message_on_the_dm_and_a_notify_elsewhere_once_each(
+    daphne, alice, bob, public_room
+):
+    one, two = daphne(), daphne()
+    direct = await sync_to_async(rooms.direct_room)(user=alice, other=bob)
+    bob_in_dm = await one.connect(bob, direct.slug)
+    bob_elsewhere = await two.connect(bob, public_room.slug)
+    alice_elsewhere = await one.connect(alice, public_room.slug)
+    await alice_elsewhere.send("dm.send", to="bob", body="across workers", client_id="dm-1")
+    message = (await bob_in_dm.expect("message"))["message"]
+    assert message["body"] == "across workers" and message["room"] == direct.slug
+    assert await bob_elsewhere.expect("notify") == {
+        "type": "notify",
+        "room": direct.slug,
+        "message": message,
+    }
+    for sock in (bob_in_dm, bob_elsewhere):
+        await sock.expect_silence(0.5)

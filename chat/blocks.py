@@ -1,0 +1,34 @@
+"""Blocking: a person can stop direct messages with someone, who is told no more than `forbidden`.
+
+A block works in both directions, so a blocker cannot message the person they block either;
+that way neither side can tell from the error who blocked whom.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+
+from .errors import Invalid, NotFound
+from .models import Block
+
+
+def between(a: AbstractBaseUser, b: AbstractBaseUser) -> bool:
+    return Block.objects.filter(Q(blocker=a, blocked=b) | Q(blocker=b, blocked=a)).exists()
+
+
+def block(*, blocker: AbstractBaseUser, username: str) -> Block:
+    target = get_user_model().objects.filter(username=username.strip()).first()
+    if target is None:
+        raise NotFound(f"No user called {username.strip()!r}.")
+    if target.pk == blocker.pk:
+        raise Invalid("You cannot block yourself.")
+    made, _ = Block.objects.get_or_create(blocker=blocker, blocked=target)
+    return made
+
+
+def unblock(*, blocker: AbstractBaseUser, username: str) -> None:
+    Block.objects.filter(blocker=blocker, blocked__username=username).delete()
+
+
+def blocked_by(user: AbstractBaseUser) -> list[Block]:
+    return list(Block.objects.filter(blocker=user).select_related("blocked").order_by("created"))

@@ -8,7 +8,8 @@ Layer events:
 - `chat.frame` `{text, skip, skip_room}`: send `text` unless the socket's user id is `skip` or
   the socket is on room `skip_room` (which heard the news as a `message` already).
 - `chat.presence` `{text, online}`: a presence frame; consumers also remember `online`.
-- `chat.close` `{code, session}`: close with `code` if `session` is null or the socket's own.
+- `chat.close` `{code, session, room}`: close with `code` if `session` is null or the socket's
+  own, and `room` is null or the socket's room.
 """
 
 import hashlib
@@ -63,11 +64,18 @@ async def presence(room_id: int, online: list[str]) -> None:
     )
 
 
-async def close_user_sockets(user_id: int, code: int, *, session_key: str | None = None) -> None:
-    """Close every socket of a user, or only those of one session when `session_key` is given."""
+async def close_user_sockets(
+    user_id: int, code: int, *, session_key: str | None = None, room_id: int | None = None
+) -> None:
+    """Close every socket of a user, or only those of one session, or on one room."""
     await _send(
         user_group(user_id),
-        {"type": "chat.close", "code": code, "session": session_digest(session_key)},
+        {
+            "type": "chat.close",
+            "code": code,
+            "session": session_digest(session_key),
+            "room": room_id,
+        },
     )
 
 

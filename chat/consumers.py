@@ -15,14 +15,15 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import broadcast, messages, presence, protocol, ratelimits, rooms
-from .errors import ChatError, Unauthenticated, Unavailable, UnknownType
+from . import broadcast, messages, moderation, presence, protocol, ratelimits, rooms
+from .errors import ChatError, RateLimited, Unauthenticated, Unavailable, UnknownType
 from .models import Membership, Message, Room
 
 log = logging.getLogger(__name__)
 
 CLIENT_ID_MAX_LENGTH = 64
 USERNAME_MAX_LENGTH = 150
+FLOODING_CLOSE_CODE = 4429
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
@@ -33,6 +34,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
 
     handlers: dict[str, Handler] = {}
     opened = False
+    # Consecutive `rate_limited` answers; a well-behaved client waits `retry_after` after one.
+    strikes = 0
     room: Room | None = None
     joined: list[str] = []
 
@@ -84,6 +87,11 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             if handler is None:
                 raise UnknownType(f"Unknown frame type {frame['type'][:50]!r}.")
             await handler(self, frame)
+        except RateLimited as exc:
+            self.strikes += 1
+            await self.send_json(protocol.error_frame(exc.code, exc.message, exc.retry_after))
+            if self.strikes >= settings.CHAT_FLOOD_STRIKES:
+                await self.close(code=FLOODING_CLOSE_CODE)
         except ChatError as exc:
             await self.send_json(protocol.error_frame(exc.code, exc.message, exc.retry_after))
         except Exception:
@@ -106,6 +114,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         message, created = await database_sync_to_async(messages.send_direct)(
             author=self.user, to=to, body=body, client_id=client_id
         )
+        self.strikes = 0
         if not created:
             await self.send_json(self._echo(message))
 
@@ -129,8 +138,11 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         await self.send(text_data=event["text"])
 
     async def chat_close(self, event: dict[str, Any]) -> None:
-        if event["session"] is None or event["session"] == self.session:
-            await self.close(code=event["code"])
+        if event["session"] is not None and event["session"] != self.session:
+            return
+        if event.get("room") is not None and (self.room is None or self.room.pk != event["room"]):
+            return
+        await self.close(code=event["code"])
 
 
 class LobbyConsumer(UserSocket):
@@ -234,6 +246,7 @@ class ChatConsumer(UserSocket):
         message, created = await database_sync_to_async(messages.post)(
             author=self.user, room=self.room, body=body, client_id=client_id
         )
+        self.strikes = 0
         if not created:
             await self.send_json(protocol.message_frame(message))
 
@@ -271,6 +284,18 @@ class ChatConsumer(UserSocket):
             }
         )
 
+    async def on_report(self, frame: dict[str, Any]) -> None:
+        report = await database_sync_to_async(moderation.report)(
+            reporter=self.user,
+            room=self.room,
+            message_id=protocol.id_field(frame, "id"),
+            reason=protocol.optional_text_field(
+                frame, "reason", max_length=moderation.REASON_MAX_LENGTH
+            )
+            or "",
+        )
+        await self.send_json({"type": "report.ack", "id": report.pk})
+
     async def on_read(self, frame: dict[str, Any]) -> None:
         await database_sync_to_async(messages.mark_read)(
             user=self.user, room=self.room, message_id=protocol.id_field(frame, "id")
@@ -285,6 +310,7 @@ class ChatConsumer(UserSocket):
         "message.send": on_send,
         "message.edit": on_edit,
         "message.delete": on_delete,
+        "message.report": on_report,
         "dm.send": UserSocket.on_dm_send,
         "typing": on_typing,
         "history": on_history,

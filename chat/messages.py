@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import blocks, broadcast, protocol, rooms
+from . import blocks, broadcast, moderation, protocol, rooms
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import Membership, Message, Room
 
@@ -38,35 +38,55 @@ def clean_body(body: str) -> str:
 def post(
     *, author: AbstractBaseUser, room: Room, body: str, client_id: str | None = None
 ) -> tuple[Message, bool]:
-    """Store a message and broadcast it; a repeated `client_id` returns the original, unsent."""
+    """Store a message and broadcast it; a repeated `client_id` returns the original, unsent.
+
+    The room's rules (bans, mutes, slow mode, posting policy, blocked terms) are read from the
+    locked row, so a change a moderator just made holds for sockets opened before it.
+    """
     body = clean_body(body)
     with transaction.atomic():
         # Lock the room's row: ids in a room then follow commit order (see the module docstring).
-        Room.objects.select_for_update().filter(pk=room.pk).first()
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        if client_id is not None:
+            existing = _by_client_id(author, room, client_id)
+            if existing is not None:
+                return existing, False
         members = dict(
             Membership.objects.filter(room=room).values_list("user_id", "user__username")
         )
         if author.pk not in members:
             raise Forbidden("You are not a member of this room.")
+        moderation.check_may_post(author, room)
         if room.kind == Room.Kind.DIRECT and _blocked(author, room):
             raise Forbidden("You cannot message this user.")
+        body = moderation.filter_terms(body)
         try:
             with transaction.atomic():
                 message = Message.objects.create(
                     room=room, author=author, body=body, client_id=client_id
                 )
         except IntegrityError:
-            if client_id is None:
+            # Another worker stored the same client_id between our check and our insert.
+            existing = _by_client_id(author, room, client_id) if client_id else None
+            if existing is None:
                 raise
-            message = _by_client_id(author, room, client_id)
-            if message.deleted:
-                raise NotFound("That message was deleted.") from None
-            return message, False
+            return existing, False
         broadcast.on_commit(broadcast.to_room, room.pk, protocol.message_frame(message))
         notify = {"type": "notify", "room": room.slug, "message": protocol.message_data(message)}
         for user_id in _to_notify(message, members):
             broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
+
+
+def _by_client_id(author: AbstractBaseUser, room: Room, client_id: str) -> Message | None:
+    message = (
+        Message.objects.select_related("room", "author")
+        .filter(room=room, author=author, client_id=client_id)
+        .first()
+    )
+    if message is not None and message.deleted:
+        raise NotFound("That message was deleted.")
+    return message
 
 
 def send_direct(
@@ -93,12 +113,6 @@ def _to_notify(message: Message, members: dict[int, str]) -> list[int]:
         for user_id, username in members.items()
         if username in mentioned and user_id != message.author_id
     ]
-
-
-def _by_client_id(author: AbstractBaseUser, room: Room, client_id: str) -> Message:
-    return Message.objects.select_related("room", "author").get(
-        room=room, author=author, client_id=client_id
-    )
 
 
 def _editable(actor: AbstractBaseUser, room: Room, message_id: int) -> Message:
@@ -131,11 +145,22 @@ def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> 
     return message
 
 
-def delete(*, actor: AbstractBaseUser, room: Room, message_id: int) -> None:
+def delete(*, actor: AbstractBaseUser, room: Room, message_id: int, reason: str = "") -> None:
+    """Soft-delete; when a moderator deletes someone else's message, it is a moderation act."""
     with transaction.atomic():
         message = _editable(actor, room, message_id)
         message.deleted = timezone.now()
         message.save(update_fields=["deleted"])
+        if message.author_id != actor.pk:
+            moderation.log(
+                actor=actor,
+                action=moderation.Action.DELETE_MESSAGE,
+                target=message.author,
+                room=room,
+                message=message,
+                detail=message.body[:200],
+                reason=reason,
+            )
         broadcast.on_commit(
             broadcast.to_room, room.pk, {"type": "message.deleted", "id": message.pk}
         )

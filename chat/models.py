@@ -12,6 +12,10 @@ class Room(models.Model):
         PRIVATE = "private", "Private"
         DIRECT = "direct", "Direct"
 
+    class Posting(models.TextChoices):
+        EVERYONE = "everyone", "Everyone"
+        MODERATORS = "moderators", "Moderators only (announcements)"
+
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=80)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PUBLIC)
@@ -20,6 +24,9 @@ class Room(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created = models.DateTimeField(default=timezone.now)
+    # Seconds a member must wait between two messages; 0 is off. Moderators are exempt.
+    slow_mode_seconds = models.PositiveIntegerField(default=0)
+    posting = models.CharField(max_length=12, choices=Posting.choices, default=Posting.EVERYONE)
 
     class Meta:
         ordering = ["name"]
@@ -109,3 +116,141 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"{self.blocker} blocks {self.blocked}"
+
+
+class ActiveQuerySet(models.QuerySet):
+    def active(self) -> "ActiveQuerySet":
+        """In force now: no end time, or one still ahead."""
+        return self.filter(Q(until__isnull=True) | Q(until__gt=timezone.now()))
+
+
+class RoomBan(models.Model):
+    """Keeps `user` out of `room` until `until` (for good when empty)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="bans")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_bans"
+    )
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = ActiveQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="ban_once_per_room")]
+
+    def __str__(self) -> str:
+        return f"{self.user} banned from {self.room}"
+
+
+class Mute(models.Model):
+    """`user` may read `room` but not post in it until `until`."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="mutes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mutes"
+    )
+    until = models.DateTimeField()
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = ActiveQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="mute_once_per_room")]
+
+    def __str__(self) -> str:
+        return f"{self.user} muted in {self.room}"
+
+
+class Report(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created = models.DateTimeField(default=timezone.now)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["status", "created"], name="report_queue")]
+
+    def __str__(self) -> str:
+        return f"Report #{self.pk} on message #{self.message_id}"
+
+
+class ModerationLog(models.Model):
+    """Who did what to whom, where, why and when. Written by chat.moderation, never edited."""
+
+    class Action(models.TextChoices):
+        BAN = "ban", "Ban"
+        UNBAN = "unban", "Unban"
+        MUTE = "mute", "Mute"
+        UNMUTE = "unmute", "Unmute"
+        DELETE_MESSAGE = "delete_message", "Delete message"
+        DEACTIVATE = "deactivate", "Deactivate account"
+        REACTIVATE = "reactivate", "Reactivate account"
+        SLOW_MODE = "slow_mode", "Set slow mode"
+        POSTING = "posting", "Set posting policy"
+        TOPIC = "topic", "Set topic"
+        ROLE = "role", "Set role"
+        REMOVE_MEMBER = "remove_member", "Remove member"
+        DISMISS_REPORT = "dismiss_report", "Dismiss report"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_log"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = "moderation log entry"
+        verbose_name_plural = "moderation log"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.get_action_display().lower()} {self.target or ''}".strip()
+
+
+class BlockedTerm(models.Model):
+    class Action(models.TextChoices):
+        REFUSE = "refuse", "Refuse the message"
+        MASK = "mask", "Mask the term with ***"
+
+    term = models.CharField(max_length=100, unique=True)
+    action = models.CharField(max_length=6, choices=Action.choices, default=Action.REFUSE)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["term"]
+
+    def __str__(self) -> str:
+        return self.term

@@ -121,7 +121,14 @@ def message_data(message: Message) -> dict[str, Any]:
 
 
 def room_data(room: Room) -> dict[str, Any]:
-    return {"slug": room.slug, "name": room.name, "kind": room.kind, "topic": room.topic}
+    return {
+        "slug": room.slug,
+        "name": room.name,
+        "kind": room.kind,
+        "topic": room.topic,
+        "slow_mode": room.slow_mode_seconds,
+        "posting": room.posting,
+    }
 
 
 def message_frame(message: Message) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
-from . import blocks, broadcast
+from . import blocks, broadcast, moderation
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import Membership, Message, Room
 
@@ -137,6 +137,7 @@ def membership(user: AbstractBaseUser, room: Room) -> Membership | None:
 def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
     """The room if the user may open it, joining public rooms on first visit."""
     room = get_room(slug)
+    moderation.check_may_open(user, room)
     member = membership(user, room)
     if member is None:
         if room.kind != Room.Kind.PUBLIC:

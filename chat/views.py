@@ -12,12 +12,28 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import blocks, messages, protocol, rooms
+from . import blocks, messages, moderation, protocol, rooms
 from .errors import ChatError, Forbidden, Invalid, NotFound
-from .forms import AddMemberForm, BlockForm, RoomForm, SignupForm
+from .forms import (
+    BAN_DURATIONS,
+    MUTE_DURATIONS,
+    AddMemberForm,
+    BanForm,
+    BlockForm,
+    MemberForm,
+    MuteForm,
+    PostingForm,
+    RoleForm,
+    RoomForm,
+    SignupForm,
+    SlowModeForm,
+    TopicForm,
+)
+from .models import Membership, Mute, RoomBan
 
 
 def _page_error(exc: NotFound | Forbidden) -> Exception:
@@ -85,8 +101,122 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "title": rooms.title_for(room, request.user),
             "can_add_members": room.kind != room.Kind.DIRECT
             and rooms.is_moderator(request.user, room),
+            "can_moderate": rooms.is_moderator(request.user, room),
             "add_member_form": AddMemberForm(),
             "total_unread": rooms.total_unread(request.user),
+        },
+    )
+
+
+def _ends(duration: str, durations: dict):
+    delta = durations[duration]
+    return None if delta is None else timezone.now() + delta
+
+
+# What each form on the room settings page does: its form class, and the service call.
+SETTINGS_ACTIONS = {
+    "topic": (TopicForm, lambda a, r, d: moderation.set_topic(actor=a, room=r, topic=d["topic"])),
+    "slow_mode": (
+        SlowModeForm,
+        lambda a, r, d: moderation.set_slow_mode(actor=a, room=r, seconds=d["seconds"]),
+    ),
+    "posting": (
+        PostingForm,
+        lambda a, r, d: moderation.set_posting(actor=a, room=r, posting=d["posting"]),
+    ),
+    "role": (
+        RoleForm,
+        lambda a, r, d: moderation.set_role(
+            actor=a, room=r, user=rooms.find_user(d["username"]), role=d["role"]
+        ),
+    ),
+    "ban": (
+        BanForm,
+        lambda a, r, d: moderation.ban(
+            actor=a,
+            room=r,
+            user=rooms.find_user(d["username"]),
+            until=_ends(d["duration"], BAN_DURATIONS),
+            reason=d["reason"],
+        ),
+    ),
+    "unban": (
+        MemberForm,
+        lambda a, r, d: moderation.unban(
+            actor=a, room=r, user=rooms.find_user(d["username"]), reason=d["reason"]
+        ),
+    ),
+    "mute": (
+        MuteForm,
+        lambda a, r, d: moderation.mute(
+            actor=a,
+            room=r,
+            user=rooms.find_user(d["username"]),
+            until=_ends(d["duration"], MUTE_DURATIONS),
+            reason=d["reason"],
+        ),
+    ),
+    "unmute": (
+        MemberForm,
+        lambda a, r, d: moderation.unmute(
+            actor=a, room=r, user=rooms.find_user(d["username"]), reason=d["reason"]
+        ),
+    ),
+    "remove": (
+        MemberForm,
+        lambda a, r, d: moderation.remove_member(
+            actor=a, room=r, user=rooms.find_user(d["username"]), reason=d["reason"]
+        ),
+    ),
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """The room's owner and moderators moderate it here; POST `action` names the form."""
+    room, _ = _open_or_raise(request, slug)
+    try:
+        moderation.require_moderator(request.user, room)
+    except Forbidden as exc:
+        raise _page_error(exc) from None
+    if request.method == "POST":
+        action = SETTINGS_ACTIONS.get(request.POST.get("action", ""))
+        if action is None:
+            flash.error(request, "Unknown action.")
+            return redirect("room_settings", slug=room.slug)
+        form_class, act = action
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                act(request.user, room, form.cleaned_data)
+            except ChatError as exc:
+                flash.error(request, exc.message)
+            else:
+                flash.success(request, "Done.")
+        else:
+            flash.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("room_settings", slug=room.slug)
+    standing = moderation.standing(request.user, room)
+    return render(
+        request,
+        "chat/room_settings.html",
+        {
+            "room": room,
+            "title": rooms.title_for(room, request.user),
+            "memberships": Membership.objects.filter(room=room)
+            .select_related("user")
+            .order_by("user__username"),
+            "bans": RoomBan.objects.active().filter(room=room).select_related("user"),
+            "mutes": Mute.objects.active().filter(room=room).select_related("user"),
+            "can_change_roles": standing >= moderation.ROLE_RANK[Membership.Role.OWNER],
+            "topic_form": TopicForm(initial={"topic": room.topic}),
+            "slow_mode_form": SlowModeForm(initial={"seconds": room.slow_mode_seconds}),
+            "posting_form": PostingForm(initial={"posting": room.posting}),
+            "role_form": RoleForm(),
+            "ban_form": BanForm(),
+            "mute_form": MuteForm(),
+            "moderation_log": room.moderation_log.select_related("actor", "target")[:50],
         },
     )
 

@@ -5,6 +5,7 @@ embedded default that runs on one machine with nothing installed: SQLite and the
 channel layer. `.env.example` lists the variables; `docs/architecture.md` explains the choices.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "chat",
 ]
 
@@ -44,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -101,6 +105,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # login throttling, before the real check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT failed logins for one username from one address, that pair is
+# locked out for AXES_COOLOFF_MINUTES. Daphne's --proxy-headers already puts the client's
+# address (from nginx's X-Forwarded-For) in REMOTE_ADDR.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_RESET_ON_SUCCESS = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "lobby"
 LOGOUT_REDIRECT_URL = "login"
@@ -137,6 +154,8 @@ CHAT_MESSAGE_MAX_LENGTH = 4000
 CHAT_HISTORY_PAGE = 50
 CHAT_RATE_MESSAGES = env.int("CHAT_RATE_MESSAGES", default=10)
 CHAT_RATE_PERIOD = env.float("CHAT_RATE_PERIOD", default=10.0)
+# A socket answered `rate_limited` this many times in a row is closed with 4429.
+CHAT_FLOOD_STRIKES = env.int("CHAT_FLOOD_STRIKES", default=10)
 CHAT_TYPING_INTERVAL = 2.0
 CHAT_PRESENCE_TTL = env.float("CHAT_PRESENCE_TTL", default=60.0)
 CHAT_HEARTBEAT_INTERVAL = env.float("CHAT_HEARTBEAT_INTERVAL", default=20.0)
@@ -147,5 +166,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # it logs every successful login at INFO
+    },
 }

@@ -272,7 +272,13 @@ class DaphneWorker:
                 self.kill()
 
     async def connect(
-        self, user, slug: str, *, origin: str | None = None, cookie: str | None = None
+        self,
+        user,
+        slug: str,
+        *,
+        origin: str | None = None,
+        cookie: str | None = None,
+        expect_ready: bool = True,
     ) -> NetworkSocket:
         from channels.db import database_sync_to_async as sync_to_async
 
@@ -284,7 +290,8 @@ class DaphneWorker:
             open_timeout=10,
         )
         sock = NetworkSocket(connection_)
-        sock.ready = await sock.expect("ready", timeout=10)
+        if expect_ready:
+            sock.ready = await sock.expect("ready", timeout=10)
         return sock
 
 
@@ -329,3 +336,22 @@ def daphne(
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def redis_layer(redis_server, settings, monkeypatch) -> Iterator[None]:
+    """Puts this test process on the Daphne workers' Redis, so that what a request served here
+    (an admin action, say) broadcasts reaches their sockets."""
+    from channels.layers import channel_layers
+
+    settings.REDIS_URL = redis_server.url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_server.url, "socket_timeout": None}]},
+        }
+    }
+    channel_layers.backends.clear()
+    monkeypatch.setattr(ephemeral, "_store", None)
+    yield
+    channel_layers.backends.clear()

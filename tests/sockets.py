@@ -8,7 +8,7 @@ import websockets
 from channels.testing import WebsocketCommunicator
 
 # Frames that arrive on their own schedule; `expect` steps over them.
-AMBIENT = {"presence", "members", "typing", "unread"}
+AMBIENT = {"presence", "members", "typing", "unread", "room"}
 
 
 class ChatSocket:

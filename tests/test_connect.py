@@ -14,7 +14,14 @@ async def test_ready_describes_room_me_members_and_recent_messages(
     await sync_to_async(messages.post)(author=alice, room=public_room, body="first")
     sock = await open_socket(bob, public_room.slug)
     ready = sock.ready
-    assert ready["room"] == {"slug": "general", "name": "General", "kind": "public", "topic": ""}
+    assert ready["room"] == {
+        "slug": "general",
+        "name": "General",
+        "kind": "public",
+        "topic": "",
+        "slow_mode": 0,  # extensions: the room's moderation settings
+        "posting": "everyone",
+    }
     assert ready["me"] == {"username": "bob"}
     assert ready["members"] == ["alice", "bob"]  # opening a public room made bob a member
     assert ready["online"] == ["bob"]

@@ -7,7 +7,13 @@
  * - sends each message with a client_id, shows it at once as pending, and re-sends it with
  *   the same client_id after a reconnect until the server's `message` confirms it;
  * - loads older messages when scrolled to the top, keeps the view pinned to the bottom;
- * - edits, deletes, typing, presence, members, read marks, ping/pong keep-alive.
+ * - edits, deletes, typing, presence, members, read marks, ping/pong keep-alive;
+ * - what concerns me elsewhere: `notify` (a toast, a desktop notification when the tab is
+ *   hidden) and `unread` keep the tab title's unread count; in a direct room, `read` frames
+ *   and `ready.read_marks` put "Seen" under my latest message the other person has read.
+ *
+ * Shared helpers (DOM, text with links and mentions, toasts, notifications, the title, the
+ * backoff) live in common.js, loaded before this file.
  *
  * Matching errors to requests: the server answers the frames of one socket in order, and its
  * direct replies (`error`, `history`, `pong`) keep that order, while broadcasts (`message`,
@@ -20,15 +26,19 @@
 (function () {
   "use strict";
 
+  var C = window.ChatCommon;
   var root = document.getElementById("chat");
-  if (!root) {
+  if (!root || !C) {
     return;
   }
+  C.socketStarted = true; // this page's room socket hears notify and unread itself
 
   var cfg = {
     slug: root.dataset.slug,
     roomName: root.dataset.roomName || root.dataset.slug,
     roomKind: root.dataset.roomKind || "public",
+    title: root.dataset.title || root.dataset.roomName || root.dataset.slug,
+    totalUnread: Number(root.dataset.totalUnread) || 0,
     me: root.dataset.username,
     moderator: root.dataset.moderator === "true",
     lastRead: root.dataset.lastRead ? Number(root.dataset.lastRead) : null,
@@ -40,8 +50,6 @@
   var PING_EVERY = 25000;
   var PONG_TIMEOUT = 10000;
   var READY_TIMEOUT = 15000;
-  var BACKOFF_BASE = 1000;
-  var BACKOFF_CAP = 30000;
   var FLOOD_DELAY_MIN = 30000;
   var FLOOD_DELAY_SPAN = 30000;
   var TYPING_EVERY = 2000;
@@ -107,21 +115,19 @@
     readSent: cfg.lastRead || 0,
     readTimer: null,
     atBottom: true,
+    otherRead: null, // direct rooms: how far the other person has read
+    seenEl: null,
+    unreadElsewhere: null, // slug -> my unread count in the other rooms, once known
+    unreadRest: 0, // until then: the page's total less this room's share
+    fetchingUnread: false,
   };
   var messages = new Map(); // id -> {data, el}
 
   // ---------------------------------------------------------------- small helpers
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) {
-      node.className = className;
-    }
-    if (text !== undefined && text !== null) {
-      node.textContent = text;
-    }
-    return node;
-  }
+  var el = C.el;
+  var avatar = C.avatar;
+  var toast = C.toast;
 
   function newClientId() {
     var c = window.crypto;
@@ -141,22 +147,6 @@
         return (b < 16 ? "0" : "") + b.toString(16);
       })
       .join("");
-  }
-
-  function colorClass(name) {
-    var h = 0;
-    for (var i = 0; i < name.length; i++) {
-      h = (h * 31 + name.charCodeAt(i)) >>> 0;
-    }
-    return "avatar-c" + (h % 8);
-  }
-
-  function avatar(name, extra) {
-    var first = Array.from(name || "?")[0] || "?";
-    var node = el("span", "avatar " + colorClass(name || "") + (extra ? " " + extra : ""));
-    node.textContent = first.toUpperCase();
-    node.setAttribute("aria-hidden", "true");
-    return node;
   }
 
   var timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
@@ -189,66 +179,15 @@
     return isNaN(d.getTime()) ? new Date() : d;
   }
 
-  var toastArea = null;
-
-  function toast(text) {
-    if (!toastArea) {
-      toastArea = el("div", "toast-area");
-      toastArea.setAttribute("role", "status");
-      toastArea.setAttribute("aria-live", "polite");
-      document.body.appendChild(toastArea);
-    }
-    var node = el("div", "toast", text);
-    toastArea.appendChild(node);
-    setTimeout(function () {
-      node.remove();
-    }, 5000);
-  }
-
   // ---------------------------------------------------------------- rendering messages
 
-  var URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/gi;
-
-  /** The body as text nodes, with http(s) addresses as links; never parsed as HTML. */
+  /** The body as text nodes, with http(s) addresses as links and @mentions marked. */
   function renderBody(node, text) {
-    node.textContent = "";
-    var last = 0;
-    var match;
-    URL_PATTERN.lastIndex = 0;
-    while ((match = URL_PATTERN.exec(text)) !== null) {
-      var url = match[0].replace(/[.,;:!?)\]}]+$/, "");
-      if (url.length <= "https://".length) {
-        continue;
-      }
-      if (match.index > last) {
-        node.appendChild(document.createTextNode(text.slice(last, match.index)));
-      }
-      var link = el("a", null, url);
-      link.href = url;
-      link.rel = "noopener noreferrer nofollow";
-      link.target = "_blank";
-      node.appendChild(link);
-      last = match.index + url.length;
-      URL_PATTERN.lastIndex = last;
-    }
-    if (last < text.length) {
-      node.appendChild(document.createTextNode(text.slice(last)));
-    }
+    C.renderText(node, text, cfg.me);
   }
 
   function mentionsMe(text) {
-    var at = "@" + cfg.me.toLowerCase();
-    var lower = text.toLowerCase();
-    var i = lower.indexOf(at);
-    while (i !== -1) {
-      var after = lower.charAt(i + at.length);
-      var before = i > 0 ? lower.charAt(i - 1) : " ";
-      if (!/[\w@.+-]/.test(after) && !/[\w]/.test(before)) {
-        return true;
-      }
-      i = lower.indexOf(at, i + 1);
-    }
-    return false;
+    return C.mentionsMe(text, cfg.me);
   }
 
   /** The element of one message; pending ones use the same shape. */
@@ -399,6 +338,9 @@
     }
     known.el.remove();
     regroup(next);
+    if (known.el.contains(state.seenEl)) {
+      updateSeen();
+    }
     if (!messages.size) {
       updateLogStart();
     }
@@ -435,13 +377,24 @@
     ui.logStart.classList.toggle("is-beginning", state.reachedStart);
     ui.logStartText.textContent = "";
     if (state.reachedStart) {
-      var mark = cfg.roomKind === "public" ? "#" : "";
-      ui.logStartText.appendChild(el("span", "log-start-title", "Welcome to " + mark + cfg.roomName));
-      ui.logStartText.appendChild(
-        document.createTextNode(
-          messages.size ? "This is the beginning of the conversation." : "No messages yet. Say hello!"
-        )
-      );
+      if (cfg.roomKind === "direct") {
+        ui.logStartText.appendChild(el("span", "log-start-title", "@" + cfg.title));
+        ui.logStartText.appendChild(
+          document.createTextNode(
+            messages.size
+              ? "This is the beginning of your direct messages with " + cfg.title + "."
+              : "No messages yet. Say hello to " + cfg.title + "!"
+          )
+        );
+      } else {
+        var mark = cfg.roomKind === "public" ? "#" : "";
+        ui.logStartText.appendChild(el("span", "log-start-title", "Welcome to " + mark + cfg.roomName));
+        ui.logStartText.appendChild(
+          document.createTextNode(
+            messages.size ? "This is the beginning of the conversation." : "No messages yet. Say hello!"
+          )
+        );
+      }
     } else if (state.loadingOlder) {
       ui.logStartText.textContent = "Loading older messages…";
     } else if (state.everReady) {
@@ -478,7 +431,11 @@
   ui.log.addEventListener(
     "scroll",
     function () {
+      var wasAtBottom = state.atBottom;
       state.atBottom = distanceFromBottom() < 48;
+      if (wasAtBottom !== state.atBottom) {
+        refreshTitle();
+      }
       if (state.atBottom) {
         ui.newMessages.hidden = true;
         scheduleRead();
@@ -631,8 +588,7 @@
   function scheduleReconnect(delay) {
     if (delay === null) {
       // Exponential backoff with full jitter.
-      var ceiling = Math.min(BACKOFF_CAP, BACKOFF_BASE * Math.pow(2, state.attempt));
-      delay = Math.random() * ceiling;
+      delay = C.backoff(state.attempt);
     }
     state.attempt += 1;
     state.reconnectAt = Date.now() + delay;
@@ -855,9 +811,13 @@
         onPong();
         break;
       case "notify":
-        if (frame.message && frame.message.author) {
-          toast("New message from " + frame.message.author);
-        }
+        onNotify(frame);
+        break;
+      case "unread":
+        onUnread(frame);
+        break;
+      case "read":
+        onRead(frame);
         break;
       default:
         break;
@@ -876,12 +836,22 @@
     hideNotice();
     setStatus("connected", "Connected");
 
-    if (frame.room) {
+    if (frame.room && cfg.roomKind !== "direct") {
+      // A direct room keeps its heading: the other person, not the room's "alice & bob".
       cfg.roomName = frame.room.name || cfg.roomName;
       ui.roomName.textContent = cfg.roomName;
       if (frame.room.topic) {
         ui.roomTopic.textContent = frame.room.topic;
       }
+    }
+    if (frame.read_marks && typeof frame.read_marks === "object") {
+      state.otherRead = null;
+      Object.keys(frame.read_marks).forEach(function (name) {
+        var mark = frame.read_marks[name];
+        if (name !== cfg.me && typeof mark === "number") {
+          state.otherRead = Math.max(state.otherRead || 0, mark);
+        }
+      });
     }
     if (frame.me && frame.me.username) {
       cfg.me = frame.me.username;
@@ -924,6 +894,19 @@
       request({ type: "history", after: seenBefore, limit: CATCH_UP_PAGE }, "history", { dir: "after" });
     }
     if (!reconnect) {
+      // This room's share of the page's unread total; the other rooms' counts come next.
+      var lastRead = cfg.lastRead || 0;
+      var here = recent.filter(function (m) {
+        return m.id > lastRead && m.author !== cfg.me;
+      }).length;
+      state.unreadRest = Math.max(0, cfg.totalUnread - here);
+    }
+    fetchUnreadElsewhere();
+    changeLog(function () {
+      updateSeen();
+      return false;
+    }, false);
+    if (!reconnect) {
       scrollToBottom();
     }
     updateLogStart();
@@ -933,6 +916,7 @@
     state.pingTimer = setInterval(fence, PING_EVERY);
     pump();
     scheduleRead();
+    refreshTitle();
   }
 
   function onMessage(data) {
@@ -964,6 +948,7 @@
     }
     if (added) {
       scheduleRead();
+      refreshTitle();
     }
   }
 
@@ -989,12 +974,18 @@
         state.catchingUp = false;
         scheduleRead();
       }
+      changeLog(function () {
+        updateSeen();
+        return false;
+      }, false);
+      refreshTitle();
       return;
     }
     // Older messages go on top; keep what the reader looks at in place.
     var height = ui.log.scrollHeight;
     var top = ui.log.scrollTop;
     page.forEach(upsert);
+    updateSeen();
     if (!frame.has_more) {
       state.reachedStart = true;
     }
@@ -1405,6 +1396,13 @@
       if (!online) {
         li.appendChild(el("span", "visually-hidden", "offline"));
       }
+      if (name !== cfg.me && cfg.roomKind !== "direct") {
+        var dm = el("a", "member-dm", "Message");
+        dm.href = C.dmUrl(name);
+        dm.title = "Send " + name + " a direct message";
+        dm.setAttribute("aria-label", "Send " + name + " a direct message");
+        li.appendChild(dm);
+      }
       ui.members.appendChild(li);
     });
     var count = state.online.size + " online · " + sorted.length;
@@ -1447,6 +1445,7 @@
     ) {
       state.readSent = newest;
     }
+    refreshTitle();
   }
 
   function scheduleRead() {
@@ -1458,6 +1457,7 @@
   }
 
   document.addEventListener("visibilitychange", function () {
+    refreshTitle();
     if (document.visibilityState === "visible") {
       scheduleRead();
     } else if (state.readTimer) {
@@ -1470,6 +1470,133 @@
       sendRead();
     }
   });
+
+  // ---------------------------------------------------------------- elsewhere: notify, unread, the title
+
+  /** This room's unread messages, as far as this page knows; none while the reader reads. */
+  function unreadHere() {
+    if (document.visibilityState === "visible" && state.atBottom) {
+      return 0;
+    }
+    var n = 0;
+    messages.forEach(function (known) {
+      if (known.data.id > state.readSent && known.data.author !== cfg.me) {
+        n += 1;
+      }
+    });
+    return n;
+  }
+
+  /** "(3) #general · Chat": my unread messages in the other rooms, and here while away. */
+  function refreshTitle() {
+    if (!state.everReady) {
+      return; // the server's count, in the title as rendered, stands until then
+    }
+    var elsewhere = state.unreadElsewhere ? state.unreadElsewhere.total(cfg.slug) : state.unreadRest;
+    C.setUnreadTotal(elsewhere + unreadHere());
+  }
+
+  /** The page only knows the total it was rendered with; ask once for the counts per room,
+   * so that `unread` frames (which give one room's new count) can keep the total exact. */
+  function fetchUnreadElsewhere() {
+    if (state.fetchingUnread || state.stopped) {
+      return;
+    }
+    state.fetchingUnread = true;
+    C.fetchUnread(function (map) {
+      state.fetchingUnread = false;
+      if (map) {
+        var counts = new C.UnreadCounts();
+        counts.reset(map);
+        counts.set(cfg.slug, 0);
+        state.unreadElsewhere = counts;
+      }
+      refreshTitle();
+    });
+  }
+
+  /** A direct message or a mention of me in another room. */
+  function onNotify(frame) {
+    if (!C.validNotify(frame) || frame.room === cfg.slug) {
+      return;
+    }
+    if (frame.message.author !== cfg.me) {
+      if (state.unreadElsewhere) {
+        state.unreadElsewhere.add(frame.room, 1);
+      } else {
+        state.unreadRest += 1;
+      }
+      refreshTitle();
+    }
+    C.announce(frame);
+  }
+
+  /** My read mark moved (in this tab or another) in some room. */
+  function onUnread(frame) {
+    if (typeof frame.room !== "string" || typeof frame.unread !== "number") {
+      return;
+    }
+    if (frame.room === cfg.slug) {
+      if (frame.unread === 0) {
+        // Read to the end in another tab: what this page holds is read.
+        var newest = newestId();
+        if (newest !== null && newest > state.readSent) {
+          state.readSent = newest;
+        }
+      }
+    } else if (state.unreadElsewhere) {
+      state.unreadElsewhere.set(frame.room, frame.unread);
+    } else {
+      fetchUnreadElsewhere();
+    }
+    refreshTitle();
+  }
+
+  // ---------------------------------------------------------------- "Seen" in direct rooms
+
+  /** The other person read up to `id` (a direct room only). */
+  function onRead(frame) {
+    if (cfg.roomKind !== "direct" || !frame.user || frame.user === cfg.me || typeof frame.id !== "number") {
+      return;
+    }
+    if (state.otherRead === null || frame.id > state.otherRead) {
+      state.otherRead = frame.id;
+      changeLog(function () {
+        updateSeen();
+        return false;
+      }, false);
+    }
+  }
+
+  /** "Seen" under my latest message the other person has read, and nowhere else. */
+  function updateSeen() {
+    if (cfg.roomKind !== "direct") {
+      return;
+    }
+    var target = null;
+    if (state.otherRead !== null) {
+      for (var li = ui.list.lastElementChild; li; li = li.previousElementSibling) {
+        if (li.dataset.author === cfg.me && Number(li.dataset.id) <= state.otherRead) {
+          target = li;
+          break;
+        }
+      }
+    }
+    var current = state.seenEl && state.seenEl.isConnected ? state.seenEl.closest(".msg") : null;
+    if (current === target) {
+      return;
+    }
+    if (state.seenEl) {
+      state.seenEl.remove();
+      state.seenEl = null;
+    }
+    if (target) {
+      var seen = el("p", "msg-seen", "Seen");
+      seen.title = "Seen by " + cfg.title;
+      target.querySelector(".msg-row").appendChild(seen);
+      state.seenEl = seen;
+    }
+  }
 
   // ---------------------------------------------------------------- start
 

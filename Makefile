@@ -64,4 +64,4 @@ test-pg: install system-deps ## the suite against PostgreSQL on 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(VENV)/bin/pytest -m "not browser" tests
 
 clean: ## remove the venv, local databases and collected static files
-	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 .test-db-*.sqlite3* staticfiles

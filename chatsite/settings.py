@@ -5,6 +5,7 @@ embedded default that runs on one machine with nothing installed: SQLite and the
 channel layer. `.env.example` lists the variables; `docs/architecture.md` explains the choices.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -75,7 +76,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Consumers reach the database from a worker thread; a file (not the shared in-memory
     # database) lets tests and separate Daphne processes see the same rows.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test process, so that two test runs in one checkout never share a database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

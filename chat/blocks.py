@@ -26,8 +26,9 @@ def block(*, blocker: AbstractBaseUser, username: str) -> Block:
     return made
 
 
-def unblock(*, blocker: AbstractBaseUser, username: str) -> None:
-    Block.objects.filter(blocker=blocker, blocked__username=username).delete()
+def unblock(*, blocker: AbstractBaseUser, username: str) -> bool:
+    """Lift a block; whether there was one."""
+    return bool(Block.objects.filter(blocker=blocker, blocked__username=username).delete()[0])
 
 
 def blocked_by(user: AbstractBaseUser) -> list[Block]:

@@ -131,7 +131,8 @@ def _editable(actor: AbstractBaseUser, room: Room, message_id: int) -> Message:
 
 
 def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> Message:
-    body = clean_body(body)
+    """Blocked terms apply to the new text as to a new message."""
+    body = moderation.filter_terms(clean_body(body))
     with transaction.atomic():
         message = _editable(actor, room, message_id)
         message.body = body

@@ -243,8 +243,8 @@ def block_settings(request: HttpRequest) -> HttpResponse:
     form = BlockForm(request.POST or None)
     if request.method == "POST":
         if "unblock" in request.POST:
-            blocks.unblock(blocker=request.user, username=request.POST["unblock"])
-            flash.success(request, f"You unblocked {request.POST['unblock']}.")
+            if blocks.unblock(blocker=request.user, username=request.POST["unblock"]):
+                flash.success(request, f"You unblocked {request.POST['unblock']}.")
             return redirect("block_settings")
         if form.is_valid():
             try:

@@ -16,6 +16,14 @@ def between(a: AbstractBaseUser, b: AbstractBaseUser) -> bool:
     return Block.objects.filter(Q(blocker=a, blocked=b) | Q(blocker=b, blocked=a)).exists()
 
 
+def blocked_with(user: AbstractBaseUser, others: list[int]) -> set[int]:
+    """Which of the users `others` (ids) block `user`, or are blocked by them."""
+    pairs = Block.objects.filter(
+        Q(blocker=user, blocked_id__in=others) | Q(blocked=user, blocker_id__in=others)
+    ).values_list("blocker_id", "blocked_id")
+    return {a if a != user.pk else b for a, b in pairs}
+
+
 def block(*, blocker: AbstractBaseUser, username: str) -> Block:
     target = get_user_model().objects.filter(username=username.strip()).first()
     if target is None:

@@ -12,15 +12,21 @@ Layer events:
   own, and `room` is null or the socket's room.
 """
 
+import asyncio
 import hashlib
+import logging
+import os
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from . import protocol
+
+log = logging.getLogger(__name__)
 
 
 def room_group(room_id: int) -> str:
@@ -85,4 +91,44 @@ def on_commit(send: Callable[..., Awaitable[None]], *args: Any, **kwargs: Any) -
     A message is stored before anyone hears of it, so a client that catches up with `history`
     never misses what it was told about.
     """
-    transaction.on_commit(lambda: async_to_sync(send)(*args, **kwargs))
+    transaction.on_commit(lambda: _deliver(send(*args, **kwargs)))
+
+
+def _deliver(broadcast: Awaitable[None]) -> None:
+    """Hand a broadcast to the event loop of the consumer or view that called the service,
+    without waiting for it.
+
+    Service code runs in Channels' one database thread per process; waiting there for a
+    group send to a large room would hold up every other socket's database work. Broadcasts
+    are chained per loop, so they go out in the order their transactions committed. Plain
+    synchronous callers (a shell, WSGI) have no loop and wait instead.
+    """
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if (
+        loop is None
+        or not loop.is_running()
+        or (getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid())
+    ):
+        async_to_sync(_await)(broadcast)
+        return
+    loop.call_soon_threadsafe(_chain, loop, broadcast)
+
+
+_tails: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _chain(loop: asyncio.AbstractEventLoop, broadcast: Awaitable[None]) -> None:
+    _tails[loop] = loop.create_task(_after(_tails.get(loop), broadcast))
+
+
+async def _after(previous: asyncio.Task | None, broadcast: Awaitable[None]) -> None:
+    if previous is not None:
+        await previous
+    try:
+        await broadcast
+    except Exception:
+        log.warning("A broadcast failed; clients catch up with history", exc_info=True)
+
+
+async def _await(broadcast: Awaitable[None]) -> None:
+    await broadcast

@@ -21,7 +21,6 @@ from .models import Membership, Message, Room
 
 log = logging.getLogger(__name__)
 
-CLIENT_ID_MAX_LENGTH = 64
 USERNAME_MAX_LENGTH = 150
 FLOODING_CLOSE_CODE = 4429
 
@@ -81,23 +80,29 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.opened:
             return
+        frame: dict[str, Any] = {}
         try:
             frame = protocol.parse(text_data)
             handler = self.handlers.get(frame["type"])
             if handler is None:
                 raise UnknownType(f"Unknown frame type {frame['type'][:50]!r}.")
             await handler(self, frame)
-        except RateLimited as exc:
-            self.strikes += 1
-            await self.send_json(protocol.error_frame(exc.code, exc.message, exc.retry_after))
-            if self.strikes >= settings.CHAT_FLOOD_STRIKES:
-                await self.close(code=FLOODING_CLOSE_CODE)
         except ChatError as exc:
-            await self.send_json(protocol.error_frame(exc.code, exc.message, exc.retry_after))
+            await self._refuse(exc, frame)
         except Exception:
             log.exception("A chat frame failed")
-            failure = Unavailable()
-            await self.send_json(protocol.error_frame(failure.code, failure.message))
+            await self._refuse(Unavailable(), frame)
+
+    async def _refuse(self, exc: ChatError, frame: dict[str, Any]) -> None:
+        await self.send_json(protocol.error_frame(exc, frame))
+        if isinstance(exc, RateLimited):
+            self.strikes += 1
+            if self.strikes >= settings.CHAT_FLOOD_STRIKES:
+                await self.close(code=FLOODING_CLOSE_CODE)
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        return protocol.encode(content)
 
     # Client frames every socket answers.
 
@@ -108,7 +113,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         to = protocol.text_field(frame, "to", max_length=USERNAME_MAX_LENGTH)
         body = protocol.text_field(frame, "body")
         client_id = protocol.optional_text_field(
-            frame, "client_id", max_length=CLIENT_ID_MAX_LENGTH
+            frame, "client_id", max_length=protocol.MAX_CLIENT_ID
         )
         await ratelimits.check_message(self.user.pk)
         message, created = await database_sync_to_async(messages.send_direct)(
@@ -122,11 +127,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         """A repeated `client_id`: the original, as this socket would have heard it."""
         if self.room is not None and self.room.pk == message.room_id:
             return protocol.message_frame(message)
-        return {
-            "type": "notify",
-            "room": message.room.slug,
-            "message": protocol.message_data(message),
-        }
+        return protocol.notify_frame(message)
 
     # Channel layer events (see chat.broadcast).
 
@@ -171,6 +172,7 @@ def _snapshot(room: Room, user) -> dict[str, Any]:
     snapshot = {
         "members": rooms.member_usernames(room),
         "messages": [protocol.message_data(m) for m in recent],
+        "unread": _unread_by_slug(user),
     }
     if room.kind == Room.Kind.DIRECT:
         snapshot["read_marks"] = dict(
@@ -240,7 +242,7 @@ class ChatConsumer(UserSocket):
     async def on_send(self, frame: dict[str, Any]) -> None:
         body = protocol.text_field(frame, "body")
         client_id = protocol.optional_text_field(
-            frame, "client_id", max_length=CLIENT_ID_MAX_LENGTH
+            frame, "client_id", max_length=protocol.MAX_CLIENT_ID
         )
         await ratelimits.check_message(self.user.pk)
         message, created = await database_sync_to_async(messages.post)(

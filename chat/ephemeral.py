@@ -95,9 +95,16 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         client = self.clients.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(
-                self.url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+            # A pool that waits for a free connection rather than failing (see chat/layers.py).
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=settings.REDIS_MAX_CONNECTIONS,
+                timeout=10,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                health_check_interval=30,
             )
+            client = aioredis.Redis.from_pool(pool)
             self.clients[loop] = client
         return client
 

@@ -69,5 +69,6 @@ class Unavailable(ChatError):
 
     code = "unavailable"
     http_status = 503
-    close_code = 1013
+    # Like WebSocket's 1013 "try again later", which Daphne refuses: 4000-4999 are ours.
+    close_code = 4503
     default_message = "The server could not do that just now; try again."

@@ -72,7 +72,7 @@ def post(
                 raise
             return existing, False
         broadcast.on_commit(broadcast.to_room, room.pk, protocol.message_frame(message))
-        notify = {"type": "notify", "room": room.slug, "message": protocol.message_data(message)}
+        notify = protocol.notify_frame(message)
         for user_id in _to_notify(message, members):
             broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
@@ -108,11 +108,16 @@ def _to_notify(message: Message, members: dict[int, str]) -> list[int]:
     if message.room.kind == Room.Kind.DIRECT:
         return list(members)
     mentioned = set(MENTION.findall(message.body)) if "@" in message.body else set()
-    return [
+    targets = [
         user_id
         for user_id, username in members.items()
         if username in mentioned and user_id != message.author_id
     ]
+    if not targets:
+        return []
+    # Someone who blocks the author (or whom the author blocks) is not pinged by them.
+    blocked = blocks.blocked_with(message.author, targets)
+    return [user_id for user_id in targets if user_id not in blocked]
 
 
 def _editable(actor: AbstractBaseUser, room: Room, message_id: int) -> Message:

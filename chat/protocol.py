@@ -8,13 +8,14 @@ so that the consumer answers an `error` frame instead of dying with close code 1
 import json
 from typing import Any
 
-from .errors import Invalid, TooLong
+from .errors import ChatError, Invalid, TooLong
 from .models import Message, Room
 
 MAX_FRAME_CHARS = 64 * 1024
 MAX_DEPTH = 4
 MAX_ID = 2**63 - 1
 MAX_LIMIT = 100
+MAX_CLIENT_ID = 64
 
 
 def _refuse_constant(name: str) -> None:
@@ -135,8 +136,24 @@ def message_frame(message: Message) -> dict[str, Any]:
     return {"type": "message", "message": message_data(message)}
 
 
-def error_frame(code: str, message: str, retry_after: float | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if retry_after is not None:
-        frame["retry_after"] = round(retry_after, 3)
+def notify_frame(message: Message) -> dict[str, Any]:
+    """A message that concerns someone whose socket is on another room (or on no room)."""
+    return {
+        "type": "notify",
+        "room": message.room.slug,
+        "room_name": message.room.name,
+        "room_kind": message.room.kind,
+        "message": message_data(message),
+    }
+
+
+def error_frame(error: ChatError, refused: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a refused frame. It names the refused frame's `client_id`, when that was a
+    valid one, so a client knows which of its pending sends failed."""
+    frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    if error.retry_after is not None:
+        frame["retry_after"] = round(error.retry_after, 3)
+    client_id = refused.get("client_id")
+    if isinstance(client_id, str) and len(client_id) <= MAX_CLIENT_ID:
+        frame["client_id"] = client_id
     return frame

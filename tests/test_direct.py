@@ -74,7 +74,13 @@ async def test_dm_send_reaches_the_room_as_message_and_other_sockets_as_notify_o
     message = (await bob_in_dm.expect("message"))["message"]
     assert message["body"] == "psst" and message["room"] == direct.slug
     notify = await bob_elsewhere.expect("notify")
-    assert notify == {"type": "notify", "room": direct.slug, "message": message}
+    assert notify == {
+        "type": "notify",
+        "room": direct.slug,
+        "room_name": "alice & bob",
+        "room_kind": "direct",
+        "message": message,
+    }
     mine = await alice_elsewhere.expect("notify")  # the sender's other sockets follow it too
     assert mine["message"]["client_id"] == "d-1"
     for sock in (bob_in_dm, bob_elsewhere, alice_elsewhere):
@@ -190,11 +196,32 @@ async def test_a_mention_notifies_that_member_elsewhere_and_nobody_else(
     message = (await bob_here.expect("message"))["message"]
     await bob_here.expect_silence(0.3)  # on the room itself: the message, no notify
     notify = await bob_away.expect("notify")
-    assert notify == {"type": "notify", "room": public_room.slug, "message": message}
+    assert notify == {
+        "type": "notify",
+        "room": public_room.slug,
+        "room_name": "General",
+        "room_kind": "public",
+        "message": message,
+    }
     await bob_away.expect_silence(0.3)
     await carol_away.expect_silence(0.3)  # not mentioned
     await a.expect("message")
     await a.expect_silence(0.3)  # mentioning oneself notifies nobody
+
+
+@pytest.mark.parametrize("who_blocks", ["mentioned", "author"])
+async def test_a_mention_across_a_block_notifies_nobody(
+    open_socket, alice, bob, public_room, who_blocks
+):
+    await sync_to_async(rooms.open_room)(user=bob, slug=public_room.slug)
+    blocker, blocked = (bob, alice) if who_blocks == "mentioned" else (alice, bob)
+    await sync_to_async(blocks.block)(blocker=blocker, username=blocked.username)
+    other = await sync_to_async(rooms.create_room)(creator=bob, name="Bob's", kind="public")
+    bob_away = await open_socket(bob, other.slug)
+    a = await open_socket(alice, public_room.slug)
+    await a.send("message.send", body="hey @bob")
+    await a.expect("message")
+    await bob_away.expect_silence(0.5)
 
 
 async def test_a_mention_of_a_non_member_does_nothing(open_socket, alice, bob, private_room):
@@ -236,6 +263,7 @@ async def test_the_lobby_socket_hears_notifications_and_unread_changes(
     notify = await lobby.expect("notify")
     assert notify["room"] == room.slug and notify["message"]["body"] == "now"
     bob_dm = await open_socket(bob, room.slug)
+    assert bob_dm.ready["unread"] == {room.slug: 2}  # every room's count, for the tab title
     await bob_dm.send("read", id=notify["message"]["id"])
     unread = await lobby.recv_type("unread")
     assert unread == {"type": "unread", "room": room.slug, "unread": 0}

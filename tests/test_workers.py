@@ -136,6 +136,8 @@ async def test_a_dm_across_workers_is_a_message_on_the_dm_and_a_notify_elsewhere
     assert await bob_elsewhere.expect("notify") == {
         "type": "notify",
         "room": direct.slug,
+        "room_name": direct.name,
+        "room_kind": "direct",
         "message": message,
     }
     for sock in (bob_in_dm, bob_elsewhere):

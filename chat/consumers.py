@@ -8,6 +8,7 @@ and skip `disconnect`).
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -217,7 +218,8 @@ class ChatConsumer(UserSocket):
         Re-adding the groups each beat also restores them after Redis lost its data.
         """
         while True:
-            await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL)
+            # Jitter: sockets opened together (a reconnect storm) must not beat together.
+            await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL * random.uniform(0.8, 1.2))
             try:
                 await self._join_groups()
                 online, _ = await presence.refresh(self.room.pk, self.presence_entry)

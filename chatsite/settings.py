@@ -84,14 +84,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Per process and per pool (the channel layer's, and presence and rate limits'); tasks past it
+# wait for a free connection.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=100)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis' core layer with a pool that queues for a connection (chat/layers.py).
+            "BACKEND": "chat.layers.WaitingRedisChannelLayer",
             "CONFIG": {
                 # socket_timeout None: redis-py 8 otherwise drops the blocking read of an idle
                 # socket's channel after a few seconds (channels_redis issue 422).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "max_connections": REDIS_MAX_CONNECTIONS,
+                    }
+                ],
                 # A burst into one room must not overflow a socket's channel (default 100).
                 "capacity": env.int("CHANNEL_CAPACITY", default=1000),
                 "expiry": 60,

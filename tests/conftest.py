@@ -224,6 +224,7 @@ class DaphneWorker:
     port: int
     env: dict[str, str]
     log: Path
+    args: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
 
     @property
@@ -242,6 +243,7 @@ class DaphneWorker:
                 str(self.port),
                 "--websocket-max-message-size",
                 "262144",
+                *self.args,
                 "chatsite.asgi:application",
             ],
             cwd=ROOT,
@@ -316,7 +318,8 @@ def daphne(
     workers: list[DaphneWorker] = []
     redis_server.command("FLUSHALL")
 
-    def start(**extra_env: str) -> DaphneWorker:
+    def start(*args: str, **extra_env: str) -> DaphneWorker:
+        """`args` are extra Daphne flags; `extra_env` overrides the environment."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "chatsite.settings",
@@ -328,7 +331,7 @@ def daphne(
             "DJANGO_STATIC_ROOT": str(static_root),
             **extra_env,
         }
-        worker = DaphneWorker(free_port(), env, tmp_path / f"daphne-{len(workers)}.log")
+        worker = DaphneWorker(free_port(), env, tmp_path / f"daphne-{len(workers)}.log", args)
         workers.append(worker)
         worker.start()
         return worker

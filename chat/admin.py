@@ -124,50 +124,39 @@ class ActorFormMixin:
         return type(form.__name__, (form,), {"actor": request.user})
 
 
-@admin.register(RoomBan)
-class RoomBanAdmin(ActorFormMixin, admin.ModelAdmin):
+class SanctionAdmin(ActorFormMixin, admin.ModelAdmin):
+    """Bans and mutes: saved and lifted by the moderation service, never by the admin."""
+
     list_display = ["user", "room", "until", "reason", "created_by", "created"]
     list_filter = ["until", "created"]
     search_fields = ["user__username", "room__name", "reason"]
     autocomplete_fields = ["room", "user"]
     fields = ["room", "user", "until", "reason", "created_by", "created"]
     readonly_fields = ["created_by", "created"]
+    impose = lift = None  # the service functions, per model
 
-    def save_model(self, request: HttpRequest, obj: RoomBan, form, change: bool) -> None:
-        made = moderation.ban(
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        made = type(self).impose(
             actor=request.user, room=obj.room, user=obj.user, until=obj.until, reason=obj.reason
         )
         obj.pk, obj.created_by, obj.created = made.pk, made.created_by, made.created
 
-    def delete_model(self, request: HttpRequest, obj: RoomBan) -> None:
-        moderation.unban(actor=request.user, room=obj.room, user=obj.user)
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        type(self).lift(actor=request.user, room=obj.room, user=obj.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for ban in queryset.select_related("room", "user"):
-            self.delete_model(request, ban)
+        for sanction in queryset.select_related("room", "user"):
+            self.delete_model(request, sanction)
+
+
+@admin.register(RoomBan)
+class RoomBanAdmin(SanctionAdmin):
+    impose, lift = moderation.ban, moderation.unban
 
 
 @admin.register(Mute)
-class MuteAdmin(ActorFormMixin, admin.ModelAdmin):
-    list_display = ["user", "room", "until", "reason", "created_by", "created"]
-    list_filter = ["until", "created"]
-    search_fields = ["user__username", "room__name", "reason"]
-    autocomplete_fields = ["room", "user"]
-    fields = ["room", "user", "until", "reason", "created_by", "created"]
-    readonly_fields = ["created_by", "created"]
-
-    def save_model(self, request: HttpRequest, obj: Mute, form, change: bool) -> None:
-        made = moderation.mute(
-            actor=request.user, room=obj.room, user=obj.user, until=obj.until, reason=obj.reason
-        )
-        obj.pk, obj.created_by, obj.created = made.pk, made.created_by, made.created
-
-    def delete_model(self, request: HttpRequest, obj: Mute) -> None:
-        moderation.unmute(actor=request.user, room=obj.room, user=obj.user)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for mute in queryset.select_related("room", "user"):
-            self.delete_model(request, mute)
+class MuteAdmin(SanctionAdmin):
+    impose, lift = moderation.mute, moderation.unmute
 
 
 def _resolution(resolution: str, description: str):

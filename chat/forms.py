@@ -1,8 +1,11 @@
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
+from django.utils import timezone
 
+from . import rooms
 from .models import Membership, Room
 
 
@@ -27,51 +30,72 @@ class BlockForm(forms.Form):
     username = forms.CharField(max_length=150)
 
 
-BAN_DURATIONS = {
-    "1h": timedelta(hours=1),
-    "24h": timedelta(days=1),
-    "7d": timedelta(days=7),
-    "forever": None,
-}
-MUTE_DURATIONS = {
-    "10m": timedelta(minutes=10),
-    "1h": timedelta(hours=1),
-    "24h": timedelta(days=1),
-    "7d": timedelta(days=7),
-}
+class ServiceForm(forms.Form):
+    """A form of the room settings page: its data are the keyword arguments of one call to a
+    moderation service (`arguments()`)."""
+
+    def arguments(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
 
 
-class TopicForm(forms.Form):
+class TopicForm(ServiceForm):
     topic = forms.CharField(max_length=200, required=False)
 
 
-class SlowModeForm(forms.Form):
+class SlowModeForm(ServiceForm):
     seconds = forms.IntegerField(min_value=0, max_value=6 * 3600)
 
 
-class PostingForm(forms.Form):
+class PostingForm(ServiceForm):
     posting = forms.ChoiceField(choices=Room.Posting.choices)
 
 
-class MemberForm(forms.Form):
-    """Names a member (unban, unmute, remove), with an optional reason for the log."""
+class UserForm(ServiceForm):
+    """Names the member acted on; the service gets the user."""
 
     username = forms.CharField(max_length=150)
-    reason = forms.CharField(max_length=500, required=False)
+
+    def arguments(self) -> dict[str, Any]:
+        arguments = super().arguments()
+        arguments["user"] = rooms.find_user(arguments.pop("username"))
+        return arguments
 
 
-class RoleForm(forms.Form):
-    username = forms.CharField(max_length=150)
+class RoleForm(UserForm):
     role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class MemberForm(UserForm):
+    """Unban, unmute, remove: a member, and an optional reason for the log."""
+
+    reason = forms.CharField(max_length=500, required=False)
 
 
 class BanForm(MemberForm):
     duration = forms.ChoiceField(
         choices=[("1h", "1 hour"), ("24h", "1 day"), ("7d", "7 days"), ("forever", "Until lifted")]
     )
+    durations = {
+        "1h": timedelta(hours=1),
+        "24h": timedelta(days=1),
+        "7d": timedelta(days=7),
+        "forever": None,
+    }
+
+    def arguments(self) -> dict[str, Any]:
+        arguments = super().arguments()
+        length = self.durations[arguments.pop("duration")]
+        arguments["until"] = None if length is None else timezone.now() + length
+        return arguments
 
 
-class MuteForm(MemberForm):
+class MuteForm(BanForm):
     duration = forms.ChoiceField(
         choices=[("10m", "10 minutes"), ("1h", "1 hour"), ("24h", "1 day"), ("7d", "7 days")]
     )
+    durations = {
+        "10m": timedelta(minutes=10),
+        "1h": timedelta(hours=1),
+        "24h": timedelta(days=1),
+        "7d": timedelta(days=7),
+    }

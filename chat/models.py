@@ -124,14 +124,16 @@ class ActiveQuerySet(models.QuerySet):
         return self.filter(Q(until__isnull=True) | Q(until__gt=timezone.now()))
 
 
-class RoomBan(models.Model):
-    """Keeps `user` out of `room` until `until` (for good when empty)."""
+class Sanction(models.Model):
+    """What bans and mutes share: a moderator holds `user` back in `room` until `until`.
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="bans")
+    One per person and room; imposing it again replaces it.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="%(class)ss")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_bans"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="%(class)ss"
     )
-    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
     reason = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -141,30 +143,25 @@ class RoomBan(models.Model):
     objects = ActiveQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["room", "user"], name="ban_once_per_room")]
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="%(class)s_once_per_room")
+        ]
+
+
+class RoomBan(Sanction):
+    """Keeps `user` out of `room` until `until` (for good when empty)."""
+
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
 
     def __str__(self) -> str:
         return f"{self.user} banned from {self.room}"
 
 
-class Mute(models.Model):
+class Mute(Sanction):
     """`user` may read `room` but not post in it until `until`."""
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="mutes")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mutes"
-    )
     until = models.DateTimeField()
-    reason = models.CharField(max_length=500, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created = models.DateTimeField(default=timezone.now)
-
-    objects = ActiveQuerySet.as_manager()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["room", "user"], name="mute_once_per_room")]
 
     def __str__(self) -> str:
         return f"{self.user} muted in {self.room}"

@@ -27,6 +27,7 @@ from .models import (
     Report,
     Room,
     RoomBan,
+    Sanction,
 )
 
 Action = ModerationLog.Action
@@ -144,18 +145,19 @@ def filter_terms(body: str) -> str:
 # Acts.
 
 
-def ban(
+def _impose(
+    model: type[Sanction],
+    action: str,
     *,
     actor: AbstractBaseUser,
     room: Room,
     user: AbstractBaseUser,
-    until: datetime | None = None,
-    reason: str = "",
-) -> RoomBan:
-    """Ban from a room: its sockets there close with 4403; reconnecting fails until it ends."""
+    until: datetime | None,
+    reason: str,
+) -> Sanction:
     check_may_act(actor, user, room)
     with transaction.atomic():
-        made, _ = RoomBan.objects.update_or_create(
+        made, _ = model.objects.update_or_create(
             room=room,
             user=user,
             defaults={
@@ -167,11 +169,42 @@ def ban(
         )
         log(
             actor=actor,
-            action=Action.BAN,
+            action=action,
             target=user,
             room=room,
             detail=_until_text(until),
             reason=reason,
+        )
+    return made
+
+
+def _lift(
+    model: type[Sanction],
+    action: str,
+    *,
+    actor: AbstractBaseUser,
+    room: Room,
+    user: AbstractBaseUser,
+    reason: str,
+) -> None:
+    require_moderator(actor, room)
+    with transaction.atomic():
+        if model.objects.filter(room=room, user=user).delete()[0]:
+            log(actor=actor, action=action, target=user, room=room, reason=reason)
+
+
+def ban(
+    *,
+    actor: AbstractBaseUser,
+    room: Room,
+    user: AbstractBaseUser,
+    until: datetime | None = None,
+    reason: str = "",
+) -> RoomBan:
+    """Ban from a room: its sockets there close with 4403; reconnecting fails until it ends."""
+    with transaction.atomic():
+        made = _impose(
+            RoomBan, Action.BAN, actor=actor, room=room, user=user, until=until, reason=reason
         )
         broadcast.on_commit(
             broadcast.close_user_sockets, user.pk, Forbidden.close_code, room_id=room.pk
@@ -180,10 +213,7 @@ def ban(
 
 
 def unban(*, actor: AbstractBaseUser, room: Room, user: AbstractBaseUser, reason: str = "") -> None:
-    require_moderator(actor, room)
-    with transaction.atomic():
-        if RoomBan.objects.filter(room=room, user=user).delete()[0]:
-            log(actor=actor, action=Action.UNBAN, target=user, room=room, reason=reason)
+    _lift(RoomBan, Action.UNBAN, actor=actor, room=room, user=user, reason=reason)
 
 
 def mute(
@@ -195,38 +225,15 @@ def mute(
     reason: str = "",
 ) -> Mute:
     """Mute in a room: `message.send` and `dm.send` there answer `muted` until `until`."""
-    check_may_act(actor, user, room)
     if until <= timezone.now():
         raise Invalid("A mute must end in the future.")
-    with transaction.atomic():
-        made, _ = Mute.objects.update_or_create(
-            room=room,
-            user=user,
-            defaults={
-                "until": until,
-                "reason": _clean_reason(reason),
-                "created_by": actor,
-                "created": timezone.now(),
-            },
-        )
-        log(
-            actor=actor,
-            action=Action.MUTE,
-            target=user,
-            room=room,
-            detail=_until_text(until),
-            reason=reason,
-        )
-    return made
+    return _impose(Mute, Action.MUTE, actor=actor, room=room, user=user, until=until, reason=reason)
 
 
 def unmute(
     *, actor: AbstractBaseUser, room: Room, user: AbstractBaseUser, reason: str = ""
 ) -> None:
-    require_moderator(actor, room)
-    with transaction.atomic():
-        if Mute.objects.filter(room=room, user=user).delete()[0]:
-            log(actor=actor, action=Action.UNMUTE, target=user, room=room, reason=reason)
+    _lift(Mute, Action.UNMUTE, actor=actor, room=room, user=user, reason=reason)
 
 
 def _room_changed(room: Room) -> None:

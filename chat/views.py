@@ -12,15 +12,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import blocks, messages, moderation, protocol, rooms
 from .errors import ChatError, Forbidden, Invalid, NotFound
 from .forms import (
-    BAN_DURATIONS,
-    MUTE_DURATIONS,
     AddMemberForm,
     BanForm,
     BlockForm,
@@ -108,66 +105,17 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _ends(duration: str, durations: dict):
-    delta = durations[duration]
-    return None if delta is None else timezone.now() + delta
-
-
-# What each form on the room settings page does: its form class, and the service call.
+# What each form on the room settings page does: its form, and the service it calls.
 SETTINGS_ACTIONS = {
-    "topic": (TopicForm, lambda a, r, d: moderation.set_topic(actor=a, room=r, topic=d["topic"])),
-    "slow_mode": (
-        SlowModeForm,
-        lambda a, r, d: moderation.set_slow_mode(actor=a, room=r, seconds=d["seconds"]),
-    ),
-    "posting": (
-        PostingForm,
-        lambda a, r, d: moderation.set_posting(actor=a, room=r, posting=d["posting"]),
-    ),
-    "role": (
-        RoleForm,
-        lambda a, r, d: moderation.set_role(
-            actor=a, room=r, user=rooms.find_user(d["username"]), role=d["role"]
-        ),
-    ),
-    "ban": (
-        BanForm,
-        lambda a, r, d: moderation.ban(
-            actor=a,
-            room=r,
-            user=rooms.find_user(d["username"]),
-            until=_ends(d["duration"], BAN_DURATIONS),
-            reason=d["reason"],
-        ),
-    ),
-    "unban": (
-        MemberForm,
-        lambda a, r, d: moderation.unban(
-            actor=a, room=r, user=rooms.find_user(d["username"]), reason=d["reason"]
-        ),
-    ),
-    "mute": (
-        MuteForm,
-        lambda a, r, d: moderation.mute(
-            actor=a,
-            room=r,
-            user=rooms.find_user(d["username"]),
-            until=_ends(d["duration"], MUTE_DURATIONS),
-            reason=d["reason"],
-        ),
-    ),
-    "unmute": (
-        MemberForm,
-        lambda a, r, d: moderation.unmute(
-            actor=a, room=r, user=rooms.find_user(d["username"]), reason=d["reason"]
-        ),
-    ),
-    "remove": (
-        MemberForm,
-        lambda a, r, d: moderation.remove_member(
-            actor=a, room=r, user=rooms.find_user(d["username"]), reason=d["reason"]
-        ),
-    ),
+    "topic": (TopicForm, moderation.set_topic),
+    "slow_mode": (SlowModeForm, moderation.set_slow_mode),
+    "posting": (PostingForm, moderation.set_posting),
+    "role": (RoleForm, moderation.set_role),
+    "ban": (BanForm, moderation.ban),
+    "unban": (MemberForm, moderation.unban),
+    "mute": (MuteForm, moderation.mute),
+    "unmute": (MemberForm, moderation.unmute),
+    "remove": (MemberForm, moderation.remove_member),
 }
 
 
@@ -189,7 +137,7 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
         form = form_class(request.POST)
         if form.is_valid():
             try:
-                act(request.user, room, form.cleaned_data)
+                act(actor=request.user, room=room, **form.arguments())
             except ChatError as exc:
                 flash.error(request, exc.message)
             else:

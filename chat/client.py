@@ -32,7 +32,10 @@ FLOODING = 4429
 # A send refused with these is tried again later; any other refusal is final.
 RETRIED_ERRORS = {"unavailable", "rate_limited"}
 UNAVAILABLE_RETRY = 1.0
-READY_TIMEOUT = 15.0  # an accepted socket that sends no `ready` by then is given up on
+# An accepted socket that sends no `ready` by then is given up on. Generous: a server working
+# through a reconnect storm is slow, not dead (keepalive pings detect dead connections), and
+# giving up early only makes the storm worse.
+READY_TIMEOUT = 60.0
 
 
 class ChatClosed(Exception):

@@ -195,8 +195,7 @@ class ChatConsumer(UserSocket):
         self.joined.append(broadcast.room_group(room.pk))
         await self._join_groups()
         self.presence_entry = presence.entry(self.user.username, self.channel_name)
-        before, _ = await presence.online(room.pk)
-        self.online_seen, _ = await presence.refresh(room.pk, self.presence_entry)
+        self.online_seen, changed = await presence.join(room.pk, self.presence_entry)
         snapshot = await database_sync_to_async(_snapshot)(room, self.user)
         await self.send_json(
             {
@@ -208,7 +207,7 @@ class ChatConsumer(UserSocket):
                 **snapshot,
             }
         )
-        if self.online_seen != before:
+        if changed:
             await broadcast.presence(room.pk, self.online_seen)
         self.heartbeat = asyncio.create_task(self._beat())
 
@@ -222,8 +221,8 @@ class ChatConsumer(UserSocket):
             await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL * random.uniform(0.8, 1.2))
             try:
                 await self._join_groups()
-                online, _ = await presence.refresh(self.room.pk, self.presence_entry)
-                if online != self.online_seen:
+                online = await presence.heartbeat(self.room.pk, self.presence_entry)
+                if online is not None and online != self.online_seen:
                     self.online_seen = online
                     await broadcast.presence(self.room.pk, online)
             except Exception:

@@ -1,7 +1,7 @@
 """Short-lived state shared by every worker: presence entries, throttles and rate-limit buckets.
 
 With `REDIS_URL` set it lives in Redis, so all Daphne processes agree; without it (one process,
-the in-memory channel layer) it lives in this process. Both stores answer the same four calls.
+the in-memory channel layer) it lives in this process. Both stores answer the same five calls.
 Nothing here is worth a database write: it all expires by itself.
 """
 
@@ -15,7 +15,7 @@ from redis import asyncio as aioredis
 
 
 class Store(Protocol):
-    async def touch(self, key: str, member: str, ttl: float) -> None: ...
+    async def touch(self, key: str, member: str, ttl: float) -> int: ...
     async def drop(self, key: str, member: str) -> None: ...
     async def alive(self, key: str) -> tuple[list[str], bool]: ...
     async def claim(self, key: str, ttl: float) -> bool: ...
@@ -30,8 +30,14 @@ class MemoryStore:
         self.claims: dict[str, float] = {}
         self.buckets: dict[str, tuple[float, float]] = {}
 
-    async def touch(self, key: str, member: str, ttl: float) -> None:
-        self.sets.setdefault(key, {})[member] = time.monotonic() + ttl
+    async def touch(self, key: str, member: str, ttl: float) -> int:
+        now = time.monotonic()
+        members = self.sets.setdefault(key, {})
+        members[member] = now + ttl
+        expired = [m for m, until in members.items() if until < now]
+        for gone in expired:
+            del members[gone]
+        return len(expired)
 
     async def drop(self, key: str, member: str) -> None:
         self.sets.get(key, {}).pop(member, None)
@@ -108,12 +114,14 @@ class RedisStore:
             self.clients[loop] = client
         return client
 
-    async def touch(self, key: str, member: str, ttl: float) -> None:
-        redis = self.redis
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.prefix + key, {member: time.time() + ttl})
+    async def touch(self, key: str, member: str, ttl: float) -> int:
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.prefix + key, {member: now + ttl})
             pipe.expire(self.prefix + key, int(ttl) + 60)
-            await pipe.execute()
+            pipe.zremrangebyscore(self.prefix + key, "-inf", now)
+            _, _, pruned = await pipe.execute()
+        return pruned
 
     async def drop(self, key: str, member: str) -> None:
         await self.redis.zrem(self.prefix + key, member)

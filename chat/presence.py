@@ -26,9 +26,26 @@ async def online(room_id: int) -> tuple[list[str], bool]:
     return sorted({e.split(":", 1)[0] for e in entries}), pruned
 
 
-async def refresh(room_id: int, entry: str) -> tuple[list[str], bool]:
-    await store().touch(_key(room_id), entry, settings.CHAT_PRESENCE_TTL)
-    return await online(room_id)
+async def join(room_id: int, entry: str) -> tuple[list[str], bool]:
+    """A socket arrives: the online list with it, and whether that list changed."""
+    before, _ = await online(room_id)
+    pruned = await store().touch(_key(room_id), entry, settings.CHAT_PRESENCE_TTL)
+    name = entry.split(":", 1)[0]
+    if pruned:
+        now, _ = await online(room_id)
+    else:
+        now = sorted({*before, name})
+    return now, now != before
+
+
+async def heartbeat(room_id: int, entry: str) -> list[str] | None:
+    """Refresh a socket's entry, dropping any that expired. The online list only when some
+    did: joins and leaves announce themselves, so only expiry can change it unseen. A beat is
+    one round trip, however many sockets the room has."""
+    if await store().touch(_key(room_id), entry, settings.CHAT_PRESENCE_TTL):
+        names, _ = await online(room_id)
+        return names
+    return None
 
 
 async def leave(room_id: int, entry: str) -> list[str]:

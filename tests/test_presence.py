@@ -65,7 +65,7 @@ async def test_a_socket_that_vanished_without_closing_expires(
     """A worker killed mid-session leaves entries behind; live sockets' heartbeats prune them."""
     settings.CHAT_HEARTBEAT_INTERVAL = 0.2
     settings.CHAT_PRESENCE_TTL = 0.6
-    await presence.refresh(public_room.pk, presence.entry("ghost", "dead-worker!channel"))
+    await presence.join(public_room.pk, presence.entry("ghost", "dead-worker!channel"))
     a = await open_socket(alice, public_room.slug)
     assert a.ready["online"] == ["alice", "ghost"]
     await _presence_becomes(a, ["alice"], timeout=5)

@@ -353,7 +353,7 @@ def test_a_mention_elsewhere_notifies_and_is_highlighted_in_the_room(browser, se
         expect(toast).to_have_attribute("href", re.compile(r"^/rooms/trail-talk/$"))
         bob.page.wait_for_function("window.__notes.length === 1", timeout=WAIT_MS)
         [note] = bob.page.evaluate("window.__notes")
-        assert note == {"title": "alice mentioned you in #trail-talk", "body": "@bob look"}, note
+        assert note == {"title": "alice mentioned you in #Trail talk", "body": "@bob look"}, note
         expect(bob.page).to_have_title(re.compile(r"^\(1\) "), timeout=WAIT_MS)
 
         # In the room, the message is highlighted for bob (not for alice, who wrote it).

@@ -7,19 +7,27 @@
  * - sends each message with a client_id, shows it at once as pending, and re-sends it with
  *   the same client_id after a reconnect until the server's `message` confirms it;
  * - loads older messages when scrolled to the top, keeps the view pinned to the bottom;
- * - edits, deletes, typing, presence, members, read marks, ping/pong keep-alive;
- * - what concerns me elsewhere: `notify` (a toast, a desktop notification when the tab is
- *   hidden) and `unread` keep the tab title's unread count; in a direct room, `read` frames
- *   and `ready.read_marks` put "Seen" under my latest message the other person has read.
+ * - edits, deletes, reports, typing, presence, members, read marks, ping/pong keep-alive;
+ * - the room's policy, live (`ready.room`, then `room` frames): topic, slow mode (an indicator,
+ *   and a "wait N s" hint on a message it holds back), announcement rooms (the composer is
+ *   closed to members who are not moderators);
+ * - close codes: a ban or removal (4403) ends the page's socket for good, flooding (4429)
+ *   and a server in trouble (4503) reconnect after a pause, with a countdown;
+ * - what concerns me elsewhere: `ready.unread` (my counts in every room) then `notify` (a
+ *   toast, a desktop notification when the tab is hidden) and `unread` keep the tab title's
+ *   unread count; in a direct room, `read` frames and `ready.read_marks` put "Seen" under my
+ *   latest message the other person has read.
  *
  * Shared helpers (DOM, text with links and mentions, toasts, notifications, the title, the
  * backoff) live in common.js, loaded before this file.
  *
- * Matching errors to requests: the server answers the frames of one socket in order, and its
- * direct replies (`error`, `history`, `pong`) keep that order, while broadcasts (`message`,
- * `message.edited`...) may come at any time. So every frame that can fail is followed by a
- * `ping` (a fence): an `error` belongs to the oldest frame whose fence has not been answered,
- * and a `pong` tells that the frames before it succeeded.
+ * Matching errors to requests: an `error` answering a send names its `client_id`, which
+ * finds the pending message exactly. For the other frames (edit, delete, report, history),
+ * and for a server that does not name it: the server answers the frames of one socket in
+ * order, and its direct replies (`error`, `history`, `report.ack`, `pong`) keep that order,
+ * while broadcasts (`message`, `message.edited`...) may come at any time. So every frame that
+ * can fail is followed by a `ping` (a fence): an `error` belongs to the oldest frame whose
+ * fence has not been answered, and a `pong` tells that the frames before it succeeded.
  *
  * User text only ever reaches the page through textContent / createTextNode.
  */
@@ -45,6 +53,7 @@
     wsPath: root.dataset.wsPath,
     loginUrl: root.dataset.loginUrl || "/accounts/login/",
     lobbyUrl: root.dataset.lobbyUrl || "/",
+    defaultTopic: root.dataset.defaultTopic || "",
   };
 
   var PING_EVERY = 25000;
@@ -60,6 +69,7 @@
   var PAGE = 50;
   var CATCH_UP_PAGE = 100;
   var MAX_BODY = 4000;
+  var MAX_REASON = 500;
 
   var $ = function (id) {
     return document.getElementById(id);
@@ -85,7 +95,18 @@
     membersClose: $("members-close"),
     roomName: $("room-name"),
     roomTopic: $("room-topic"),
+    slowFlag: $("slow-mode-flag"),
+    slowText: $("slow-mode-text"),
+    postingFlag: $("posting-flag"),
+    reportDialog: $("report-dialog"),
+    reportForm: $("report-form"),
+    reportAuthor: $("report-author"),
+    reportBody: $("report-body"),
+    reportReason: $("report-reason"),
+    reportCount: $("report-count"),
+    reportCancel: $("report-cancel"),
   };
+  var composerPlaceholder = ui.input.getAttribute("placeholder") || "";
 
   var state = {
     ws: null,
@@ -117,9 +138,13 @@
     atBottom: true,
     otherRead: null, // direct rooms: how far the other person has read
     seenEl: null,
-    unreadElsewhere: null, // slug -> my unread count in the other rooms, once known
+    unreadElsewhere: null, // my unread counts in the other rooms (ready.unread), once known
     unreadRest: 0, // until then: the page's total less this room's share
-    fetchingUnread: false,
+    slowMode: Number(root.dataset.slowMode) || 0, // seconds between a member's messages
+    posting: root.dataset.posting === "moderators" ? "moderators" : "everyone",
+    waitTicker: null, // refreshes "Slow mode: wait N s" while a message waits
+    noticeKind: null, // "flood" or "unavailable": the notice counts down to the reconnect
+    reportId: null, // the message the report dialog is about
   };
   var messages = new Map(); // id -> {data, el}
 
@@ -241,23 +266,25 @@
     li.dataset.id = String(data.id);
     fillBody(li, data);
     var mine = data.author === cfg.me;
-    if (mine || cfg.moderator) {
-      var actions = el("div", "msg-actions");
-      if (mine) {
-        var edit = el("button", "msg-action", "Edit");
-        edit.type = "button";
-        edit.dataset.action = "edit";
-        edit.setAttribute("aria-label", "Edit this message");
-        actions.appendChild(edit);
-      }
-      var del = el("button", "msg-action msg-action-danger", "Delete");
-      del.type = "button";
-      del.dataset.action = "delete";
-      del.setAttribute("aria-label", "Delete this message");
-      actions.appendChild(del);
-      li.querySelector(".msg-row").appendChild(actions);
+    var actions = el("div", "msg-actions");
+    if (mine) {
+      actions.appendChild(actionButton("edit", "Edit", "Edit this message"));
+    } else {
+      actions.appendChild(actionButton("report", "Report", "Report this message to the moderators"));
     }
+    if (mine || cfg.moderator) {
+      actions.appendChild(actionButton("delete", "Delete", "Delete this message", "msg-action-danger"));
+    }
+    li.querySelector(".msg-row").appendChild(actions);
     return li;
+  }
+
+  function actionButton(action, text, label, extra) {
+    var button = el("button", "msg-action" + (extra ? " " + extra : ""), text);
+    button.type = "button";
+    button.dataset.action = action;
+    button.setAttribute("aria-label", label);
+    return button;
   }
 
   function previousOf(li) {
@@ -504,6 +531,18 @@
     ui.notice.textContent = "";
   }
 
+  /** Why the socket is away, when it says more than the status does; null: no notice. */
+  function countdownNotice(seconds) {
+    var when = seconds > 0 ? "reconnecting in " + seconds + " s." : "reconnecting…";
+    if (state.noticeKind === "flood") {
+      return "Disconnected for flooding; " + when;
+    }
+    if (state.noticeKind === "unavailable") {
+      return "The chat server is unavailable right now; " + when;
+    }
+    return null;
+  }
+
   function showCountdown() {
     clearInterval(state.countdownTimer);
     var tick = function () {
@@ -512,6 +551,10 @@
         label: "Retry now",
         run: reconnectNow,
       });
+      var notice = countdownNotice(seconds);
+      if (notice) {
+        showNotice([notice], true);
+      }
     };
     tick();
     state.countdownTimer = setInterval(tick, 1000);
@@ -536,6 +579,9 @@
       return;
     }
     setStatus("connecting", state.everReady ? "Reconnecting…" : "Connecting…");
+    if (countdownNotice(0)) {
+      showNotice([countdownNotice(0)], true);
+    }
     var ws;
     try {
       ws = new WebSocket(socketUrl());
@@ -623,9 +669,15 @@
         { text: "Log in again", href: cfg.loginUrl },
         " to keep chatting.",
       ]);
+    } else if (code === 4403 && state.everReady) {
+      // Banned, or removed from a private room, while here (or while away).
+      stop("closed", "Removed", [
+        "You were removed from this room. ",
+        { text: "Back to the lobby", href: cfg.lobbyUrl },
+      ]);
     } else if (code === 4403) {
       stop("closed", "No access", [
-        "You no longer have access to this room: it is for its members only, or you were banned from it. ",
+        "You do not have access to this room: it is for its members only, or you were banned from it. ",
         { text: "Back to the lobby", href: cfg.lobbyUrl },
       ]);
     } else if (code === 4404) {
@@ -634,19 +686,28 @@
         { text: "Back to the lobby", href: cfg.lobbyUrl },
       ]);
     } else if (code === 4429) {
-      showNotice(["You were disconnected for sending too much at once. Reconnecting shortly."], true);
+      state.noticeKind = "flood";
       scheduleReconnect(FLOOD_DELAY_MIN + Math.random() * FLOOD_DELAY_SPAN);
     } else if (navigator.onLine === false) {
       setStatus("offline", "Offline");
     } else {
+      if (code === 4503) {
+        state.noticeKind = "unavailable"; // the database or Redis failed: back off and retry
+      } else if (state.noticeKind) {
+        state.noticeKind = null;
+        hideNotice();
+      }
       scheduleReconnect(null);
     }
   }
 
   function stop(kind, statusText, noticeParts) {
     state.stopped = true;
+    state.noticeKind = null;
     clearTimeout(state.reconnectTimer);
     clearInterval(state.countdownTimer);
+    clearTimeout(state.pauseTimer);
+    closeReport();
     setStatus(kind, statusText);
     showNotice(noticeParts, false);
     ui.input.disabled = true;
@@ -819,6 +880,12 @@
       case "read":
         onRead(frame);
         break;
+      case "room":
+        applyRoom(frame.room, true);
+        break;
+      case "report.ack":
+        onReportAck();
+        break;
       default:
         break;
     }
@@ -833,17 +900,11 @@
     state.ready = true;
     state.everReady = true;
     state.attempt = 0;
+    state.noticeKind = null;
     hideNotice();
     setStatus("connected", "Connected");
 
-    if (frame.room && cfg.roomKind !== "direct") {
-      // A direct room keeps its heading: the other person, not the room's "alice & bob".
-      cfg.roomName = frame.room.name || cfg.roomName;
-      ui.roomName.textContent = cfg.roomName;
-      if (frame.room.topic) {
-        ui.roomTopic.textContent = frame.room.topic;
-      }
-    }
+    applyRoom(frame.room, reconnect);
     if (frame.read_marks && typeof frame.read_marks === "object") {
       state.otherRead = null;
       Object.keys(frame.read_marks).forEach(function (name) {
@@ -893,15 +954,20 @@
       state.catchingUp = true;
       request({ type: "history", after: seenBefore, limit: CATCH_UP_PAGE }, "history", { dir: "after" });
     }
-    if (!reconnect) {
-      // This room's share of the page's unread total; the other rooms' counts come next.
+    if (frame.unread && typeof frame.unread === "object") {
+      // My unread count in every room: the title counts the others', and this one's while away.
+      var counts = new C.UnreadCounts();
+      counts.reset(frame.unread);
+      counts.set(cfg.slug, 0);
+      state.unreadElsewhere = counts;
+    } else if (!reconnect) {
+      // A server that does not send them: the page's total less this room's share.
       var lastRead = cfg.lastRead || 0;
       var here = recent.filter(function (m) {
         return m.id > lastRead && m.author !== cfg.me;
       }).length;
       state.unreadRest = Math.max(0, cfg.totalUnread - here);
     }
-    fetchUnreadElsewhere();
     changeLog(function () {
       updateSeen();
       return false;
@@ -1001,15 +1067,36 @@
     }
   }
 
+  /** The unanswered send of that client_id, taken out of the queue; null if none. */
+  function takeSend(clientId) {
+    for (var i = 0; i < state.expect.length; i++) {
+      var entry = state.expect[i];
+      if (entry.kind === "send" && entry.ctx && entry.ctx.clientId === clientId) {
+        state.expect.splice(i, 1);
+        return entry;
+      }
+    }
+    return null;
+  }
+
   function onError(frame) {
-    var entry = takeAnswered(null);
-    var message = frame.message || "The server refused that.";
+    var message = typeof frame.message === "string" && frame.message ? frame.message : "The server refused that.";
+    var entry;
+    if (typeof frame.client_id === "string") {
+      // It names the send it refuses: no guessing from the order.
+      entry = takeSend(frame.client_id);
+      if (entry) {
+        sendFailed(entry.ctx, frame.code, message, frame.retry_after);
+      }
+      return;
+    }
+    entry = takeAnswered(null);
     if (!entry) {
       return;
     }
     if (entry.kind === "send") {
       sendFailed(entry.ctx, frame.code, message, frame.retry_after);
-    } else if (entry.kind === "edit" || entry.kind === "delete") {
+    } else if (entry.kind === "edit" || entry.kind === "delete" || entry.kind === "report") {
       toast("Could not " + entry.kind + " the message: " + message);
     } else if (entry.kind === "history") {
       state.loadingOlder = false;
@@ -1029,6 +1116,9 @@
       return "Not sent: " + entry.error;
     }
     if (entry.waitUntil && entry.waitUntil > Date.now()) {
+      if (entry.slowMode) {
+        return "Slow mode: wait " + Math.ceil((entry.waitUntil - Date.now()) / 1000) + " s";
+      }
       return "Sending too fast; retrying shortly…";
     }
     if (!state.ready) {
@@ -1040,6 +1130,7 @@
   function updatePending(entry) {
     var li = entry.el;
     li.classList.toggle("is-failed", entry.state === "failed");
+    li.classList.toggle("is-waiting", !state.stopped && entry.state === "queued" && entry.waitUntil > Date.now());
     var status = li.querySelector(".msg-status");
     status.textContent = "";
     status.appendChild(el("span", "msg-status-text", pendingStatus(entry)));
@@ -1118,20 +1209,45 @@
       return;
     }
     if (code === "rate_limited") {
+      // Sent again by itself once the server says it may be; slow mode says how long.
       var wait = Math.max(0.2, Number(retryAfter) || 1) * 1000 + 100;
       state.pausedUntil = Date.now() + wait;
       entry.state = "queued";
       entry.waitUntil = state.pausedUntil;
+      entry.slowMode = /^slow mode/i.test(message) || (state.slowMode > 0 && !cfg.moderator);
+      tickWaiting();
     } else {
       entry.state = "failed";
-      entry.error = message;
+      entry.error = C.localTimes(message);
     }
     updatePending(entry);
     pump();
   }
 
+  /** Keep "Slow mode: wait N s" counting down while a message waits. */
+  function tickWaiting() {
+    if (state.waitTicker) {
+      return;
+    }
+    state.waitTicker = setInterval(function () {
+      var now = Date.now();
+      var waiting = state.outbox.filter(function (entry) {
+        return entry.waitUntil && entry.state === "queued";
+      });
+      waiting.forEach(updatePending);
+      if (
+        !waiting.some(function (entry) {
+          return entry.waitUntil > now;
+        })
+      ) {
+        clearInterval(state.waitTicker);
+        state.waitTicker = null;
+      }
+    }, 1000);
+  }
+
   function sendFromComposer() {
-    if (state.stopped) {
+    if (state.stopped || composerLocked()) {
       return;
     }
     var body = ui.input.value;
@@ -1305,8 +1421,186 @@
       if (!request({ type: "message.delete", id: id }, "delete", { id: id })) {
         toast("Not connected; the message was not deleted.");
       }
+    } else if (button.dataset.action === "report") {
+      openReport(id);
     }
   });
+
+  // ---------------------------------------------------------------- reporting a message
+
+  var reportOpener = null;
+
+  function updateReportCount() {
+    var n = ui.reportReason.value.length;
+    ui.reportCount.textContent = n + " / " + MAX_REASON;
+    ui.reportCount.classList.toggle("is-over", n > MAX_REASON);
+  }
+
+  function openReport(id) {
+    var known = messages.get(id);
+    if (!known || state.stopped) {
+      return;
+    }
+    if (!ui.reportDialog || typeof ui.reportDialog.showModal !== "function") {
+      // No <dialog> in this browser: ask in the simplest way.
+      var reason = window.prompt("Report this message to the moderators? Optionally, say why:", "");
+      if (reason !== null) {
+        sendReport(id, reason.slice(0, MAX_REASON));
+      }
+      return;
+    }
+    state.reportId = id;
+    reportOpener = document.activeElement;
+    ui.reportAuthor.textContent = known.data.author + ":";
+    ui.reportBody.textContent = C.oneLine(known.data.body, 200);
+    ui.reportReason.value = "";
+    updateReportCount();
+    ui.reportDialog.showModal();
+    ui.reportReason.focus();
+  }
+
+  function closeReport() {
+    state.reportId = null;
+    if (ui.reportDialog && ui.reportDialog.open) {
+      ui.reportDialog.close();
+    }
+  }
+
+  function sendReport(id, reason) {
+    var frame = { type: "message.report", id: id };
+    if (reason.trim()) {
+      frame.reason = reason.trim();
+    }
+    if (!request(frame, "report", { id: id })) {
+      toast("Not connected; the message was not reported. Try again in a moment.");
+    }
+  }
+
+  function onReportAck() {
+    takeAnswered("report");
+    toast("Reported. Thanks: a moderator will look at it.");
+  }
+
+  if (ui.reportDialog) {
+    ui.reportReason.addEventListener("input", updateReportCount);
+    ui.reportForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var reason = ui.reportReason.value;
+      if (reason.length > MAX_REASON) {
+        toast("A reason may be at most " + MAX_REASON + " characters.");
+        return;
+      }
+      var id = state.reportId;
+      closeReport();
+      if (id !== null) {
+        sendReport(id, reason);
+      }
+    });
+    ui.reportCancel.addEventListener("click", closeReport);
+    ui.reportDialog.addEventListener("close", function () {
+      state.reportId = null;
+      if (reportOpener && reportOpener.isConnected && typeof reportOpener.focus === "function") {
+        reportOpener.focus();
+      } else {
+        ui.input.focus();
+      }
+      reportOpener = null;
+    });
+    // A click on the backdrop (outside the form) cancels.
+    ui.reportDialog.addEventListener("click", function (event) {
+      if (event.target === ui.reportDialog) {
+        closeReport();
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- the room's policy
+
+  function formatSeconds(seconds) {
+    if (seconds >= 3600 && seconds % 3600 === 0) {
+      return seconds / 3600 + " h";
+    }
+    if (seconds >= 60 && seconds % 60 === 0) {
+      return seconds / 60 + " min";
+    }
+    return seconds + " s";
+  }
+
+  /** An announcement room, and I am not one of its moderators: I read, I do not post. */
+  function composerLocked() {
+    return state.posting === "moderators" && !cfg.moderator;
+  }
+
+  function renderRoomPolicy() {
+    var slow = state.slowMode > 0;
+    ui.slowFlag.hidden = !slow;
+    if (slow) {
+      var every = formatSeconds(state.slowMode);
+      ui.slowText.textContent = "Slow mode: " + every;
+      ui.slowFlag.title = cfg.moderator
+        ? "Members may send one message every " + every + ". Moderators (you) are exempt."
+        : "You may send one message every " + every + ".";
+    }
+    var announcements = state.posting === "moderators";
+    ui.postingFlag.hidden = !announcements;
+    ui.postingFlag.title = announcements
+      ? cfg.moderator
+        ? "An announcements room: you may post, as a moderator; members only read."
+        : "An announcements room: only moderators post here."
+      : "";
+    if (state.stopped) {
+      return; // the composer stays closed
+    }
+    var locked = composerLocked();
+    ui.form.classList.toggle("is-locked", locked);
+    ui.input.disabled = locked;
+    ui.send.disabled = locked;
+    ui.input.placeholder = locked ? "Announcements: only moderators post in this room" : composerPlaceholder;
+  }
+
+  /** The room as `ready` or a `room` frame describes it: name, topic, slow mode, posting. */
+  function applyRoom(room, live) {
+    if (!room || typeof room !== "object") {
+      return;
+    }
+    if (cfg.roomKind !== "direct") {
+      // A direct room keeps its heading: the other person, not the room's "alice & bob".
+      if (typeof room.name === "string" && room.name) {
+        cfg.roomName = room.name;
+        ui.roomName.textContent = room.name;
+      }
+      if (typeof room.topic === "string") {
+        ui.roomTopic.textContent = room.topic || cfg.defaultTopic;
+        ui.roomTopic.title = room.topic;
+      }
+    }
+    var slowBefore = state.slowMode;
+    var postingBefore = state.posting;
+    if (typeof room.slow_mode === "number" && room.slow_mode >= 0) {
+      state.slowMode = Math.floor(room.slow_mode);
+    }
+    if (room.posting === "moderators" || room.posting === "everyone") {
+      state.posting = room.posting;
+    }
+    renderRoomPolicy();
+    if (!live) {
+      return;
+    }
+    if (state.slowMode !== slowBefore) {
+      toast(
+        state.slowMode
+          ? "Slow mode is on: one message every " + formatSeconds(state.slowMode) + (cfg.moderator ? " (moderators are exempt)." : ".")
+          : "Slow mode is off."
+      );
+    }
+    if (state.posting !== postingBefore) {
+      toast(
+        state.posting === "moderators"
+          ? "This is now an announcements room: only moderators post."
+          : "Everyone may post in this room again."
+      );
+    }
+  }
 
   // ---------------------------------------------------------------- older messages
 
@@ -1496,25 +1790,6 @@
     C.setUnreadTotal(elsewhere + unreadHere());
   }
 
-  /** The page only knows the total it was rendered with; ask once for the counts per room,
-   * so that `unread` frames (which give one room's new count) can keep the total exact. */
-  function fetchUnreadElsewhere() {
-    if (state.fetchingUnread || state.stopped) {
-      return;
-    }
-    state.fetchingUnread = true;
-    C.fetchUnread(function (map) {
-      state.fetchingUnread = false;
-      if (map) {
-        var counts = new C.UnreadCounts();
-        counts.reset(map);
-        counts.set(cfg.slug, 0);
-        state.unreadElsewhere = counts;
-      }
-      refreshTitle();
-    });
-  }
-
   /** A direct message or a mention of me in another room. */
   function onNotify(frame) {
     if (!C.validNotify(frame) || frame.room === cfg.slug) {
@@ -1546,8 +1821,6 @@
       }
     } else if (state.unreadElsewhere) {
       state.unreadElsewhere.set(frame.room, frame.unread);
-    } else {
-      fetchUnreadElsewhere();
     }
     refreshTitle();
   }
@@ -1601,5 +1874,6 @@
   // ---------------------------------------------------------------- start
 
   updateLogStart();
+  renderRoomPolicy();
   connect();
 })();

@@ -5,7 +5,9 @@
  * - small DOM helpers (el, avatar), message text with links and @mentions as text nodes;
  * - the tab title's unread count, "(3) Lobby · Chat";
  * - toasts, and opt-in desktop notifications (the bell in the header, remembered in
- *   localStorage; the permission is asked for on a click only);
+ *   localStorage; the permission is asked for on a click only); a `notify` frame names its
+ *   room (`room_name`, `room_kind`), so a toast needs nothing else;
+ * - the header's account menu (blocked users, password, log out);
  * - the user's socket on /ws/lobby/: reconnects by itself (exponential backoff with full
  *   jitter, like chat.js), keeps itself alive with ping/pong, hands `ready`, `notify` and
  *   `unread` frames to the page;
@@ -124,6 +126,17 @@
       return weekdayFormat.format(date);
     }
     return date.getFullYear() === now.getFullYear() ? dateFormat.format(date) : yearFormat.format(date);
+  };
+
+  /** ISO-8601 times in a server's text ("muted until 2026-11-21T14:05+00:00") in the
+   * reader's time zone and language. */
+  var ISO_TIME = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g;
+  var mediumFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  C.localTimes = function (text) {
+    return String(text).replace(ISO_TIME, function (iso) {
+      var date = new Date(iso);
+      return isNaN(date.getTime()) ? iso : mediumFormat.format(date);
+    });
   };
 
   // ---------------------------------------------------------------- message text
@@ -255,18 +268,45 @@
 
   C.roomNames = {}; // slug -> how to name the room, where the page knows it
 
-  function roomLabel(slug) {
-    var known = C.roomNames[slug];
-    return known ? known : "#" + slug;
+  /** True when a `notify` frame is about a direct conversation (else: a mention). */
+  C.notifyIsDirect = function (frame) {
+    if (typeof frame.room_kind === "string") {
+      return frame.room_kind === "direct";
+    }
+    return C.isDirect(frame.room);
+  };
+
+  /** How to name the room of a `notify` frame: "#<its name>", from the frame itself. */
+  function roomLabel(frame) {
+    if (typeof frame.room_name === "string" && frame.room_name) {
+      return "#" + frame.room_name;
+    }
+    return C.roomNames[frame.room] || "#" + frame.room; // an older server: what the page knows
   }
 
-  /** What to say about a `notify` frame: a direct message, or a mention elsewhere. */
+  /** What to say about a `notify` frame: a direct message (named by its author), or a
+   * mention elsewhere (named by the room). */
   C.describeNotify = function (frame) {
     var author = frame.message.author;
-    if (C.isDirect(frame.room)) {
+    if (C.notifyIsDirect(frame)) {
       return { title: "New message from " + author, direct: true };
     }
-    return { title: author + " mentioned you in " + roomLabel(frame.room), direct: false };
+    return { title: author + " mentioned you in " + roomLabel(frame), direct: false };
+  };
+
+  /** The other person of a direct conversation, from its room name ("alice & bob"). */
+  C.directPartner = function (frame) {
+    var names = typeof frame.room_name === "string" ? frame.room_name.split(" & ") : [];
+    if (names.length !== 2) {
+      return null;
+    }
+    if (names[0] === C.me && names[1] !== C.me) {
+      return names[1];
+    }
+    if (names[1] === C.me && names[0] !== C.me) {
+      return names[0];
+    }
+    return null;
   };
 
   function notificationsSupported() {
@@ -600,55 +640,6 @@
     return s;
   };
 
-  /** One look at my unread counts (`ready` of a short-lived /ws/lobby/ socket): calls
-   * done({slug: count}) with the nonzero counts, or done(null) when that failed. */
-  C.fetchUnread = function (done) {
-    var finished = false;
-    var ws = null;
-    var timer = setTimeout(function () {
-      finish(null);
-    }, C.READY_TIMEOUT);
-    function finish(result) {
-      if (finished) {
-        return;
-      }
-      finished = true;
-      clearTimeout(timer);
-      if (ws) {
-        ws.onmessage = null;
-        ws.onclose = null;
-        try {
-          ws.close(1000);
-        } catch (err) {
-          // gone already
-        }
-      }
-      done(result);
-    }
-    try {
-      ws = new WebSocket(C.socketUrl("/ws/lobby/"));
-    } catch (err) {
-      setTimeout(function () {
-        finish(null);
-      }, 0);
-      return;
-    }
-    ws.onmessage = function (event) {
-      var frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (err) {
-        return;
-      }
-      if (frame && frame.type === "ready") {
-        finish(frame.unread && typeof frame.unread === "object" ? frame.unread : {});
-      }
-    };
-    ws.onclose = function () {
-      finish(null);
-    };
-  };
-
   /** Unread counts per room, for the title of pages that only follow the user's socket. */
   C.UnreadCounts = function () {
     this.counts = {};
@@ -686,6 +677,27 @@
   };
 
   // ---------------------------------------------------------------- small page behaviours
+
+  /** Avatars rendered by the server get the same colour as those made here. */
+  Array.prototype.forEach.call(document.querySelectorAll(".avatar[data-name]"), function (node) {
+    node.classList.add(C.colorClass(node.dataset.name));
+  });
+
+  /** The header's account menu (a <details>): a click elsewhere or Escape closes it. */
+  var userMenu = document.getElementById("user-menu");
+  if (userMenu) {
+    document.addEventListener("click", function (event) {
+      if (userMenu.open && !userMenu.contains(event.target)) {
+        userMenu.open = false;
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && userMenu.open) {
+        userMenu.open = false;
+        userMenu.querySelector("summary").focus();
+      }
+    });
+  }
 
   /** Forms with data-confirm ask first (e.g. blocking someone). */
   document.addEventListener("submit", function (event) {

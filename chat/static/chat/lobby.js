@@ -247,13 +247,17 @@
     var message = frame.message;
     var mine = message.author === C.me;
     var slug = frame.room;
-    if (C.isDirect(slug)) {
+    var direct = C.notifyIsDirect(frame);
+    if (direct) {
       var li = entries.get(slug);
-      if (!li && mine) {
-        refreshDirect(); // I wrote to someone from another tab: who, the server knows
+      // A new conversation is named by the other person: the author, or (for one I started
+      // in another tab) the other name in the room's name; failing that, the server knows.
+      var partner = mine ? C.directPartner(frame) : message.author;
+      if (!li && !partner) {
+        refreshDirect();
       } else {
         if (!li) {
-          li = buildDirectEntry(slug, message.author);
+          li = buildDirectEntry(slug, partner);
           decorate(li);
         }
         setPreview(li, message);
@@ -264,13 +268,13 @@
     if (!mine) {
       counts.add(slug, 1);
       setBadge(slug, counts.get(slug));
-      if (!C.isDirect(slug) && entries.has(slug)) {
+      if (!direct && entries.has(slug)) {
         flash(entries.get(slug));
       }
     }
     updateTitle();
     // The list shows a direct message by itself; a mention gets a toast too.
-    C.announce(frame, { toast: !C.isDirect(slug) });
+    C.announce(frame, { toast: !direct });
   }
 
   function onUnread(frame) {

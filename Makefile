@@ -9,7 +9,7 @@ PORT ?= 8000
 WS_MAX_BYTES ?= 262144
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps run admin lint format test test-unit test-pg test-browser clean
+.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-pg test-browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,26 @@ run: install ## set up and serve the site on http://$(HOST):$(PORT) (SQLite, in-
 	@echo
 	DJANGO_DEBUG=true $(VENV)/bin/daphne -b $(HOST) -p $(PORT) \
 		--websocket-max-message-size $(WS_MAX_BYTES) chatsite.asgi:application
+
+CLUSTER_REDIS_PORT ?= 6390
+
+run-cluster: install ## a local Redis and two Daphne workers on http://$(HOST):8001 and :8002
+	@command -v redis-server >/dev/null || $(MAKE) system-deps
+	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=true $(PY) manage.py seed_demo
+	@echo
+	@echo "  Two workers on one Redis (port $(CLUSTER_REDIS_PORT)): http://$(HOST):8001/ and http://$(HOST):8002/"
+	@echo
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	redis-server --port $(CLUSTER_REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no \
+		--logfile "" >/dev/null & \
+	sleep 1; \
+	for port in 8001 8002; do \
+		DJANGO_DEBUG=true REDIS_URL=redis://127.0.0.1:$(CLUSTER_REDIS_PORT)/0 \
+		$(VENV)/bin/daphne -b $(HOST) -p $$port --websocket-max-message-size $(WS_MAX_BYTES) \
+			chatsite.asgi:application & \
+	done; \
+	wait
 
 admin: install ## create a superuser for /admin/ (asks for a name and password)
 	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput

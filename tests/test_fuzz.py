@@ -160,6 +160,15 @@ class Recent:
 
 
 @dataclass(frozen=True)
+class Seeded:
+    """Stands for an id counted from the first message the test seeded, resolved when the frame
+    is sent: small offsets hit others' messages here, messages of rooms bob cannot see, and
+    bob's own, whatever ids the tests before this one used up."""
+
+    offset: int
+
+
+@dataclass(frozen=True)
 class Frame:
     kind: str  # "json": `value` encoded by the test; "text": sent as is; "bytes": binary
     value: Any
@@ -279,7 +288,7 @@ clean_text = st.one_of(
         "".join
     ),
 )
-valid_ids = st.one_of(st.integers(1, 30), st.builds(Recent, st.integers(0, 4)))
+valid_ids = st.one_of(st.builds(Seeded, st.integers(0, 29)), st.builds(Recent, st.integers(0, 4)))
 near_ids = st.sampled_from(
     [0, -1, MAX_ID, MAX_ID + 1, 2**64, 10**30, True, False, 1.0, 1.5, "1", None, [1], {"id": 1}]
 )
@@ -470,7 +479,7 @@ INSERTIONS = st.sampled_from([*'{}[]",:\\0\x00 ', "\ud800"])
 def mutated_frames(draw) -> Frame:
     """A valid frame's text, cut short or with a character inserted or dropped."""
     source = draw(VALID_FRAMES)
-    text = json.dumps(_resolve(source.value, []))
+    text = json.dumps(_resolve(source.value, [], 1))
     at = draw(st.integers(0, len(text)))
     how = draw(MUTATIONS)
     if how == "cut":
@@ -558,6 +567,7 @@ class Model:
     live: dict[int, tuple[str, str]] = field(default_factory=dict)  # id: (author, body)
     deleted: set[int] = field(default_factory=set)
     elsewhere: set[int] = field(default_factory=set)  # ids of other rooms' messages
+    first_id: int = 1  # the first seeded message's id (see Seeded)
     client_ids: dict[tuple[str, str], int] = field(default_factory=dict)  # (room, cid): id
     created_here: list[int] = field(default_factory=list)  # new messages bob made in the room
     direct_sent: dict[str, list[int]] = field(default_factory=dict)  # to whom: ids
@@ -587,11 +597,13 @@ class Model:
         table[key] = table.get(key, 0) + 1
 
 
-def _resolve(value: Any, mine: list[int]) -> Any:
+def _resolve(value: Any, mine: list[int], first: int) -> Any:
     if isinstance(value, Recent):
-        return mine[-1 - value.back] if len(mine) > value.back else 1
+        return mine[-1 - value.back] if len(mine) > value.back else first
+    if isinstance(value, Seeded):
+        return first + value.offset
     if isinstance(value, dict):
-        return {k: _resolve(v, mine) for k, v in value.items()}
+        return {k: _resolve(v, mine, first) for k, v in value.items()}
     return value
 
 
@@ -801,7 +813,7 @@ class Fuzzer:
 
     async def _exchange(self, frame: Frame) -> None:
         model = self.model
-        value = _resolve(frame.value, model.mine())
+        value = _resolve(frame.value, model.mine(), model.first_id)
         if frame.kind == "bytes":
             await self.sock.send_bytes(value)
             text = None
@@ -1048,6 +1060,7 @@ def _seed_rooms(alice, bob, carol, room) -> dict[str, Any]:
         "directs": {"alice": rooms.direct_slug(alice, bob), "carol": rooms.direct_slug(carol, bob)},
         "elsewhere": elsewhere,
         "secret": secret,
+        "first": here[0],
     }
 
 
@@ -1099,6 +1112,7 @@ def test_fuzzed_frames_get_well_formed_replies_and_never_break_the_socket(
     seeded = _seed_rooms(alice, bob, carol, public_room)
     model = Model(me="bob", room=public_room.slug, directs=seeded["directs"])
     model.elsewhere.update(seeded["elsewhere"])
+    model.first_id = seeded["first"]
 
     # Hypothesis runs in this thread and each example drives the sockets on this loop.
     loop = asyncio.new_event_loop()

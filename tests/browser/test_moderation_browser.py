@@ -6,223 +6,19 @@ its own: `pytest -m browser tests`.
 """
 
 import json
-import os
 import re
-import socket
-import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
+
+from .helpers import ROOT, WAIT_MS, User, expect_connected, say
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PASSWORDS = {"alice": "alice-moderation-pass-17", "bob": "bob-moderation-pass-17"}
+VIEWPORT = {"width": 1280, "height": 900}
 SCREENSHOT = ROOT / "docs" / "screenshot-room-settings.png"
-STARTUP_TIMEOUT = 30.0
-WAIT_MS = 10_000  # Playwright's expect: generous, the machine may be busy
 SLOW_MODE_SECONDS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _manage(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"manage.py {' '.join(args[:1])} failed ({result.returncode}):\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-        )
-
-
-CREATE_USERS = "\n".join(
-    [
-        "from django.contrib.auth import get_user_model",
-        "User = get_user_model()",
-        *(
-            f"User.objects.create_user({name!r}, password={password!r})"
-            for name, password in PASSWORDS.items()
-        ),
-    ]
-)
-
-
-@pytest.fixture(autouse=True)
-def fresh_ephemeral_state() -> None:
-    """Overrides tests/conftest.py's async autouse fixture of that name for this module.
-
-    pytest-asyncio would run that one while Playwright's sync API holds a running event loop,
-    which fails; nothing here uses this process's channel layer anyway.
-    """
-
-
-@dataclass
-class Site:
-    base: str
-    database: Path
-
-    def query(self, sql: str, *params) -> list[tuple]:
-        """Read the site's database directly (read-only), as an admin would see it."""
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=20) as db:
-            return db.execute(sql, params).fetchall()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[Site]:
-    """A migrated SQLite database with alice and bob, served by Daphne."""
-    tmp = tmp_path_factory.mktemp("moderation-browser")
-    database = tmp / "browser.sqlite3"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chatsite.settings",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECURE": "false",
-        "REDIS_URL": "",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "collectstatic", "--noinput")
-    _manage(env, "shell", "-c", CREATE_USERS)
-
-    port = _free_port()
-    log_path = tmp / "daphne.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "chatsite.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"daphne exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"daphne did not answer /healthz within {STARTUP_TIMEOUT:.0f} s:\n"
-                    f"{log_path.read_text()[-4000:]}"
-                )
-            time.sleep(0.2)
-        yield Site(base, database)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `make system-deps`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@dataclass
-class User:
-    name: str
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    sockets: list[str] = field(default_factory=list)  # every WebSocket the page opened
-
-    def assert_no_script_errors(self) -> None:
-        assert not self.errors, f"script errors in {self.name}'s page: {self.errors}"
-
-
-def _log_in(browser: Browser, base: str, name: str) -> User:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    user = User(name, page)
-    page.on("pageerror", lambda error: user.errors.append(str(error)))
-    # The site's Content-Security-Policy forbids inline script and style: nothing may trip it.
-    page.on(
-        "console",
-        lambda message: (
-            "Content Security Policy" in message.text and user.errors.append(message.text)
-        ),
-    )
-    page.on("websocket", lambda ws: user.sockets.append(ws.url))
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/", timeout=WAIT_MS)
-    return user
-
-
-@pytest.fixture(scope="module")
-def alice(browser, site) -> Iterator[User]:
-    user = _log_in(browser, site.base, "alice")
-    yield user
-    user.page.context.close()
-
-
-@pytest.fixture(scope="module")
-def bob(browser, site) -> Iterator[User]:
-    user = _log_in(browser, site.base, "bob")
-    yield user
-    user.page.context.close()
-
-
-def _expect_connected(user: User) -> None:
-    expect(user.page.locator("#conn-status")).to_have_attribute(
-        "data-state", "connected", timeout=WAIT_MS
-    )
-
-
-def _say(user: User, text: str) -> None:
-    composer = user.page.locator("#composer-input")
-    composer.fill(text)
-    composer.press("Enter")
-    expect(composer).to_have_value("")
 
 
 def _message(user: User, text: str):
@@ -246,12 +42,12 @@ def test_a_moderator_slows_the_room_down_and_bans_a_member_who_sees_it_live(site
     page.get_by_role("radio", name="Public").check()
     page.get_by_role("button", name="Create room").click()
     expect(page.locator("#room-name")).to_have_text("Moderation lab", timeout=WAIT_MS)
-    _expect_connected(alice)
+    expect_connected(alice)
     room_url = page.url
     slug = room_url.rstrip("/").rsplit("/", 1)[1]
 
     bob.page.goto(room_url)
-    _expect_connected(bob)
+    expect_connected(bob)
     expect(page.locator("#member-list")).to_contain_text("bob", timeout=WAIT_MS)
     # Moderation is not bob's business: no settings link, no slow mode, a composer.
     expect(bob.page.get_by_role("link", name="Room settings")).to_have_count(0)
@@ -259,7 +55,7 @@ def test_a_moderator_slows_the_room_down_and_bans_a_member_who_sees_it_live(site
     expect(bob.page.locator("#composer-input")).to_be_enabled()
 
     # Bob reports one of alice's messages, with a reason; the report reaches the database.
-    _say(alice, "Welcome to the lab. Please be nice.")
+    say(alice, "Welcome to the lab. Please be nice.")
     welcome = _message(bob, "Welcome to the lab")
     expect(welcome).to_have_count(1, timeout=WAIT_MS)
     # Everyone may report the others' messages, not their own.
@@ -303,8 +99,8 @@ def test_a_moderator_slows_the_room_down_and_bans_a_member_who_sees_it_live(site
 
     # Two messages at once: the first goes through, the second waits its turn, says so, and
     # goes through by itself.
-    _say(bob, "First of two")
-    _say(bob, "Second of two")
+    say(bob, "First of two")
+    say(bob, "Second of two")
     expect(_message(bob, "First of two")).to_have_count(1, timeout=WAIT_MS)
     waiting = bob.page.locator("#pending > li").filter(has_text="Second of two")
     expect(waiting.locator(".msg-status")).to_have_text(

@@ -3,7 +3,9 @@
  *
  * It speaks the WebSocket protocol of docs/protocol.md on /ws/rooms/<slug>/:
  * - reconnects by itself (exponential backoff, full jitter) and catches up with
- *   `history after=<highest id seen>`, so every missed message shows exactly once;
+ *   `history after=<highest id seen>`, so every missed message shows exactly once; while
+ *   connected it asks the same every SYNC_EVERY, for a message whose broadcast was lost
+ *   (a worker that died between storing and sending it: docs/reliability.md);
  * - sends each message with a client_id, shows it at once as pending, and re-sends it with
  *   the same client_id after a reconnect until the server's `message` confirms it;
  * - loads older messages when scrolled to the top, keeps the view pinned to the bottom;
@@ -19,7 +21,7 @@
  *   latest message the other person has read.
  *
  * Shared helpers (DOM, text with links and mentions, toasts, notifications, the title, the
- * backoff) live in common.js, loaded before this file.
+ * reconnecting socket C.Connection) live in common.js, loaded before this file.
  *
  * Matching errors to requests: an `error` answering a send names its `client_id`, which
  * finds the pending message exactly. For the other frames (edit, delete, report, history),
@@ -57,8 +59,11 @@
   };
 
   var PING_EVERY = 25000;
+  var SYNC_EVERY = 2; // keep-alives: a catch-up `history after` every 50 s
   var PONG_TIMEOUT = 10000;
-  var READY_TIMEOUT = 15000;
+  // Generous: a server working through a reconnect storm is slow, not dead, and giving up
+  // early only makes the storm worse. Pings catch a dead connection.
+  var READY_TIMEOUT = 60000;
   var FLOOD_DELAY_MIN = 30000;
   var FLOOD_DELAY_SPAN = 30000;
   var TYPING_EVERY = 2000;
@@ -109,17 +114,8 @@
   var composerPlaceholder = ui.input.getAttribute("placeholder") || "";
 
   var state = {
-    ws: null,
-    ready: false, // a `ready` frame arrived on the current socket
-    everReady: false, // a `ready` frame arrived on some socket of this page
-    stopped: false, // a close code that forbids reconnecting
-    attempt: 0,
-    reconnectAt: 0,
-    reconnectTimer: null,
+    // the socket itself (open, ready, stopped, timers) is `conn`, below
     countdownTimer: null,
-    readyTimer: null,
-    pingTimer: null,
-    pongTimer: null,
     expect: [], // what the server still owes a direct answer for, in order
     lastId: 0, // the highest message id seen
     reachedStart: false,
@@ -147,6 +143,29 @@
     reportId: null, // the message the report dialog is about
   };
   var messages = new Map(); // id -> {data, el}
+
+  // The socket: C.Connection (common.js) reconnects; what follows here reads its frames.
+  var conn = new C.Connection(
+    C.socketUrl(cfg.wsPath),
+    {
+      frame: receive,
+      connecting: function () {
+        clearInterval(state.countdownTimer);
+        setStatus("connecting", conn.everReady ? "Reconnecting…" : "Connecting…");
+        if (countdownNotice(0)) {
+          showNotice([countdownNotice(0)], true);
+        }
+      },
+      offline: function () {
+        clearInterval(state.countdownTimer);
+        setStatus("offline", "Offline");
+      },
+      probe: fence,
+      lost: lost,
+      scheduled: showCountdown,
+    },
+    READY_TIMEOUT
+  );
 
   // ---------------------------------------------------------------- small helpers
 
@@ -424,7 +443,7 @@
       }
     } else if (state.loadingOlder) {
       ui.logStartText.textContent = "Loading older messages…";
-    } else if (state.everReady) {
+    } else if (conn.everReady) {
       ui.logStartText.textContent = "Scroll up for older messages";
     } else {
       ui.logStartText.textContent = "Loading messages…";
@@ -546,7 +565,7 @@
   function showCountdown() {
     clearInterval(state.countdownTimer);
     var tick = function () {
-      var seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
+      var seconds = Math.max(0, Math.ceil((conn.reconnectAt - Date.now()) / 1000));
       setStatus("reconnecting", "Reconnecting in " + seconds + " s", {
         label: "Retry now",
         run: reconnectNow,
@@ -562,94 +581,11 @@
 
   // ---------------------------------------------------------------- the socket
 
-  function socketUrl() {
-    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return scheme + "//" + window.location.host + cfg.wsPath;
-  }
-
-  function connect() {
-    clearTimeout(state.reconnectTimer);
-    clearInterval(state.countdownTimer);
-    state.reconnectTimer = null;
-    if (state.stopped || state.ws) {
-      return;
-    }
-    if (navigator.onLine === false) {
-      setStatus("offline", "Offline");
-      return;
-    }
-    setStatus("connecting", state.everReady ? "Reconnecting…" : "Connecting…");
-    if (countdownNotice(0)) {
-      showNotice([countdownNotice(0)], true);
-    }
-    var ws;
-    try {
-      ws = new WebSocket(socketUrl());
-    } catch (err) {
-      scheduleReconnect(null);
-      return;
-    }
-    state.ws = ws;
-    state.ready = false;
-    ws.onmessage = function (event) {
-      if (state.ws === ws) {
-        receive(event.data);
-      }
-    };
-    ws.onclose = function (event) {
-      if (state.ws === ws) {
-        lost(event.code);
-      }
-    };
-    state.readyTimer = setTimeout(function () {
-      if (state.ws === ws && !state.ready) {
-        dropSocket();
-      }
-    }, READY_TIMEOUT);
-  }
-
-  /** Give up on the current socket (dead or stuck) and reconnect. */
-  function dropSocket() {
-    var ws = state.ws;
-    if (!ws) {
-      return;
-    }
-    ws.onmessage = null;
-    ws.onclose = null;
-    try {
-      ws.close(4000, "client gave up");
-    } catch (err) {
-      // closing a broken socket may throw; it is gone either way
-    }
-    lost(null);
-  }
-
   function reconnectNow() {
-    if (state.ws || state.stopped) {
-      return;
-    }
-    connect();
-  }
-
-  function scheduleReconnect(delay) {
-    if (delay === null) {
-      // Exponential backoff with full jitter.
-      delay = C.backoff(state.attempt);
-    }
-    state.attempt += 1;
-    state.reconnectAt = Date.now() + delay;
-    clearTimeout(state.reconnectTimer);
-    state.reconnectTimer = setTimeout(connect, delay);
-    showCountdown();
+    conn.retryNow();
   }
 
   function lost(code) {
-    state.ws = null;
-    state.ready = false;
-    clearTimeout(state.readyTimer);
-    clearInterval(state.pingTimer);
-    clearTimeout(state.pongTimer);
-    state.pongTimer = null;
     state.loadingOlder = false;
     state.catchingUp = false;
     state.expect = [];
@@ -669,7 +605,7 @@
         { text: "Log in again", href: cfg.loginUrl },
         " to keep chatting.",
       ]);
-    } else if (code === 4403 && state.everReady) {
+    } else if (code === 4403 && conn.everReady) {
       // Banned, or removed from a private room, while here (or while away).
       stop("closed", "Removed", [
         "You were removed from this room. ",
@@ -687,7 +623,7 @@
       ]);
     } else if (code === 4429) {
       state.noticeKind = "flood";
-      scheduleReconnect(FLOOD_DELAY_MIN + Math.random() * FLOOD_DELAY_SPAN);
+      conn.schedule(FLOOD_DELAY_MIN + Math.random() * FLOOD_DELAY_SPAN);
     } else if (navigator.onLine === false) {
       setStatus("offline", "Offline");
     } else {
@@ -697,14 +633,13 @@
         state.noticeKind = null;
         hideNotice();
       }
-      scheduleReconnect(null);
+      conn.schedule();
     }
   }
 
   function stop(kind, statusText, noticeParts) {
-    state.stopped = true;
+    conn.stop();
     state.noticeKind = null;
-    clearTimeout(state.reconnectTimer);
     clearInterval(state.countdownTimer);
     clearTimeout(state.pauseTimer);
     closeReport();
@@ -717,33 +652,11 @@
     renderMembers();
   }
 
-  window.addEventListener("offline", function () {
-    if (!state.ws) {
-      clearTimeout(state.reconnectTimer);
-      clearInterval(state.countdownTimer);
-      if (!state.stopped) {
-        setStatus("offline", "Offline");
-      }
-    } else {
-      // The socket may linger for a long time; a ping tells soon whether it still works.
-      fence();
-    }
-  });
-
-  window.addEventListener("online", function () {
-    if (!state.ws && !state.stopped) {
-      state.attempt = 0;
-      connect();
-    }
-  });
-
   /** Send one frame. Frames that can fail get a fence; see the top of this file. */
   function request(frame, kind, ctx) {
-    var ws = state.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) {
+    if (!conn.send(JSON.stringify(frame))) {
       return false;
     }
-    ws.send(JSON.stringify(frame));
     state.expect.push({ kind: kind, ctx: ctx || null });
     if (kind !== "history") {
       fence();
@@ -751,18 +664,19 @@
     return true;
   }
 
-  function fence() {
-    var ws = state.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) {
-      return;
+  function keepAlive() {
+    fence();
+    state.beats += 1;
+    if (state.beats % SYNC_EVERY === 0 && !state.catchingUp && state.lastId) {
+      state.catchingUp = true;
+      request({ type: "history", after: state.lastId, limit: CATCH_UP_PAGE }, "history", { dir: "after" });
     }
-    ws.send('{"type":"ping"}');
-    state.expect.push({ kind: "fence" });
-    if (!state.pongTimer) {
-      state.pongTimer = setTimeout(function () {
-        state.pongTimer = null;
-        dropSocket();
-      }, PONG_TIMEOUT);
+  }
+
+  function fence() {
+    if (conn.send('{"type":"ping"}')) {
+      state.expect.push({ kind: "fence" });
+      conn.watchPong(PONG_TIMEOUT);
     }
   }
 
@@ -788,8 +702,7 @@
   }
 
   function onPong() {
-    clearTimeout(state.pongTimer);
-    state.pongTimer = null;
+    conn.pongArrived();
     while (state.expect.length) {
       var entry = state.expect.shift();
       if (entry.kind === "fence") {
@@ -801,10 +714,7 @@
       return e.kind === "fence";
     });
     if (more) {
-      state.pongTimer = setTimeout(function () {
-        state.pongTimer = null;
-        dropSocket();
-      }, PONG_TIMEOUT);
+      conn.watchPong(PONG_TIMEOUT);
     }
   }
 
@@ -824,16 +734,8 @@
     return null;
   }
 
-  function receive(text) {
-    var frame;
-    try {
-      frame = JSON.parse(text);
-    } catch (err) {
-      return;
-    }
-    if (!frame || typeof frame.type !== "string") {
-      return;
-    }
+  /** A frame from the server (parsed, with a string `type`: see C.Connection). */
+  function receive(frame) {
     switch (frame.type) {
       case "ready":
         onReady(frame);
@@ -894,12 +796,8 @@
   // ---------------------------------------------------------------- server frames
 
   function onReady(frame) {
-    clearTimeout(state.readyTimer);
-    var reconnect = state.everReady;
+    var reconnect = conn.markReady();
     var seenBefore = state.lastId;
-    state.ready = true;
-    state.everReady = true;
-    state.attempt = 0;
     state.noticeKind = null;
     hideNotice();
     setStatus("connected", "Connected");
@@ -978,8 +876,8 @@
     updateLogStart();
     fillUp();
 
-    clearInterval(state.pingTimer);
-    state.pingTimer = setInterval(fence, PING_EVERY);
+    state.beats = 0;
+    conn.keepAlive(keepAlive, PING_EVERY);
     pump();
     scheduleRead();
     refreshTitle();
@@ -1109,7 +1007,7 @@
   // ---------------------------------------------------------------- sending
 
   function pendingStatus(entry) {
-    if (state.stopped && entry.state !== "failed") {
+    if (conn.stopped && entry.state !== "failed") {
       return "Not sent";
     }
     if (entry.state === "failed") {
@@ -1121,7 +1019,7 @@
       }
       return "Sending too fast; retrying shortly…";
     }
-    if (!state.ready) {
+    if (!conn.ready) {
       return "Waiting for the connection…";
     }
     return "Sending…";
@@ -1130,11 +1028,11 @@
   function updatePending(entry) {
     var li = entry.el;
     li.classList.toggle("is-failed", entry.state === "failed");
-    li.classList.toggle("is-waiting", !state.stopped && entry.state === "queued" && entry.waitUntil > Date.now());
+    li.classList.toggle("is-waiting", !conn.stopped && entry.state === "queued" && entry.waitUntil > Date.now());
     var status = li.querySelector(".msg-status");
     status.textContent = "";
     status.appendChild(el("span", "msg-status-text", pendingStatus(entry)));
-    if (entry.state === "failed" && !state.stopped) {
+    if (entry.state === "failed" && !conn.stopped) {
       var retry = el("button", "link-button", "Retry");
       retry.type = "button";
       retry.dataset.action = "retry";
@@ -1177,7 +1075,7 @@
 
   /** Send the oldest queued message; one at a time, so that they arrive in order. */
   function pump() {
-    if (!state.ready || state.inFlight || state.stopped) {
+    if (!conn.ready || state.inFlight || conn.stopped) {
       return;
     }
     var now = Date.now();
@@ -1247,7 +1145,7 @@
   }
 
   function sendFromComposer() {
-    if (state.stopped || composerLocked()) {
+    if (conn.stopped || composerLocked()) {
       return;
     }
     var body = ui.input.value;
@@ -1290,7 +1188,7 @@
   ui.input.addEventListener("input", function () {
     autoGrow();
     var now = Date.now();
-    if (ui.input.value.trim() && state.ready && now - state.lastTypingSent >= TYPING_EVERY) {
+    if (ui.input.value.trim() && conn.ready && now - state.lastTypingSent >= TYPING_EVERY) {
       state.lastTypingSent = now;
       request({ type: "typing" }, "typing");
     }
@@ -1333,7 +1231,7 @@
   function startEdit(li) {
     var id = Number(li.dataset.id);
     var known = messages.get(id);
-    if (!known || li.classList.contains("is-editing") || state.stopped) {
+    if (!known || li.classList.contains("is-editing") || conn.stopped) {
       return;
     }
     li.classList.add("is-editing");
@@ -1438,7 +1336,7 @@
 
   function openReport(id) {
     var known = messages.get(id);
-    if (!known || state.stopped) {
+    if (!known || conn.stopped) {
       return;
     }
     if (!ui.reportDialog || typeof ui.reportDialog.showModal !== "function") {
@@ -1548,7 +1446,7 @@
         ? "An announcements room: you may post, as a moderator; members only read."
         : "An announcements room: only moderators post here."
       : "";
-    if (state.stopped) {
+    if (conn.stopped) {
       return; // the composer stays closed
     }
     var locked = composerLocked();
@@ -1605,7 +1503,7 @@
   // ---------------------------------------------------------------- older messages
 
   function loadOlder() {
-    if (state.loadingOlder || state.reachedStart || !state.ready) {
+    if (state.loadingOlder || state.reachedStart || !conn.ready) {
       return;
     }
     var before = oldestId();
@@ -1733,7 +1631,7 @@
     if (
       newest !== null &&
       newest > state.readSent &&
-      state.ready &&
+      conn.ready &&
       state.atBottom &&
       request({ type: "read", id: newest }, "read")
     ) {
@@ -1743,7 +1641,7 @@
   }
 
   function scheduleRead() {
-    if (document.visibilityState !== "visible" || !state.ready) {
+    if (document.visibilityState !== "visible" || !conn.ready) {
       return;
     }
     clearTimeout(state.readTimer);
@@ -1783,7 +1681,7 @@
 
   /** "(3) #general · Chat": my unread messages in the other rooms, and here while away. */
   function refreshTitle() {
-    if (!state.everReady) {
+    if (!conn.everReady) {
       return; // the server's count, in the title as rendered, stands until then
     }
     var elsewhere = state.unreadElsewhere ? state.unreadElsewhere.total(cfg.slug) : state.unreadRest;
@@ -1875,5 +1773,5 @@
 
   updateLogStart();
   renderRoomPolicy();
-  connect();
+  conn.connect();
 })();

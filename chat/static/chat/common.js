@@ -8,9 +8,9 @@
  *   localStorage; the permission is asked for on a click only); a `notify` frame names its
  *   room (`room_name`, `room_kind`), so a toast needs nothing else;
  * - the header's account menu (blocked users, password, log out);
- * - the user's socket on /ws/lobby/: reconnects by itself (exponential backoff with full
- *   jitter, like chat.js), keeps itself alive with ping/pong, hands `ready`, `notify` and
- *   `unread` frames to the page;
+ * - the user's socket on /ws/lobby/: reconnects by itself (C.Connection, which chat.js's room
+ *   socket uses too: exponential backoff with full jitter), keeps itself alive with
+ *   ping/pong, hands `ready`, `notify` and `unread` frames to the page;
  * - on pages with no live script of their own (settings, error pages) it opens that socket
  *   just for the title and the notifications.
  *
@@ -458,9 +458,195 @@
     return scheme + "//" + window.location.host + path;
   };
 
-  /** Exponential backoff with full jitter, as in chat.js. */
+  /** Exponential backoff with full jitter. */
   C.backoff = function (attempt) {
     return Math.random() * Math.min(C.BACKOFF_CAP, C.BACKOFF_BASE * Math.pow(2, attempt));
+  };
+
+  /**
+   * A WebSocket on `url` that keeps itself open: the room page's socket (chat.js) and the
+   * user's socket on /ws/lobby/ (below). It reconnects after a close or a drop, with
+   * exponential backoff and full jitter unless told a delay; gives up on a socket that sends
+   * no `ready` within `readyTimeout` ms; stays quiet while the browser is offline and tries
+   * again as soon as it is back. What the frames mean is the page's business, through hooks:
+   * - frame(frame): a frame (an object with a string `type`) arrived on the current socket;
+   * - connecting(): a socket is about to open;
+   * - offline(): the browser is offline and there is no socket;
+   * - probe(): the browser went offline while a socket is open (it may linger: ping it);
+   * - lost(code): the socket is gone (code null: the client dropped it); the hook decides:
+   *   schedule(delay) (delay omitted: backoff) or stop();
+   * - scheduled(delay): a reconnect is due in `delay` ms (at `reconnectAt`).
+   * The page calls markReady() on `ready`, and may ping with keepAlive/watchPong/pongArrived.
+   */
+  C.Connection = function (url, hooks, readyTimeout) {
+    this.url = url;
+    this.hooks = hooks;
+    this.readyTimeout = readyTimeout || C.READY_TIMEOUT;
+    this.ws = null;
+    this.ready = false; // a `ready` frame arrived on the current socket
+    this.everReady = false; // a `ready` frame arrived on some socket of this page
+    this.stopped = false; // a close code that forbids reconnecting
+    this.attempt = 0;
+    this.reconnectAt = 0;
+    this.reconnectTimer = null;
+    this.readyTimer = null;
+    this.pingTimer = null;
+    this.pongTimer = null;
+    var conn = this;
+    window.addEventListener("offline", function () {
+      if (conn.ws) {
+        conn.hooks.probe(); // the socket may linger for a long time; a ping tells soon
+      } else if (!conn.stopped) {
+        clearTimeout(conn.reconnectTimer);
+        conn.hooks.offline();
+      }
+    });
+    window.addEventListener("online", function () {
+      if (!conn.ws && !conn.stopped) {
+        conn.attempt = 0;
+        conn.connect();
+      }
+    });
+  };
+
+  C.Connection.prototype = {
+    connect: function () {
+      var conn = this;
+      clearTimeout(conn.reconnectTimer);
+      conn.reconnectTimer = null;
+      if (conn.stopped || conn.ws) {
+        return;
+      }
+      if (navigator.onLine === false) {
+        conn.hooks.offline();
+        return;
+      }
+      conn.hooks.connecting();
+      var ws;
+      try {
+        ws = new WebSocket(conn.url);
+      } catch (err) {
+        conn.schedule();
+        return;
+      }
+      conn.ws = ws;
+      conn.ready = false;
+      ws.onmessage = function (event) {
+        var frame;
+        try {
+          frame = JSON.parse(event.data);
+        } catch (err) {
+          return;
+        }
+        if (conn.ws === ws && frame && typeof frame.type === "string") {
+          conn.hooks.frame(frame);
+        }
+      };
+      ws.onclose = function (event) {
+        if (conn.ws === ws) {
+          conn.lost(event.code);
+        }
+      };
+      conn.readyTimer = setTimeout(function () {
+        if (conn.ws === ws && !conn.ready) {
+          conn.drop();
+        }
+      }, conn.readyTimeout);
+    },
+
+    /** Give up on the current socket (dead or stuck) and reconnect. */
+    drop: function () {
+      var ws = this.ws;
+      if (!ws) {
+        return;
+      }
+      ws.onmessage = null;
+      ws.onclose = null;
+      try {
+        ws.close(4000, "client gave up");
+      } catch (err) {
+        // closing a broken socket may throw; it is gone either way
+      }
+      this.lost(null);
+    },
+
+    lost: function (code) {
+      this.ws = null;
+      this.ready = false;
+      clearTimeout(this.readyTimer);
+      clearInterval(this.pingTimer);
+      clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+      this.hooks.lost(code);
+    },
+
+    /** Reconnect in `delay` ms; omitted: exponential backoff with full jitter. */
+    schedule: function (delay) {
+      if (delay === undefined) {
+        delay = C.backoff(this.attempt);
+      }
+      this.attempt += 1;
+      this.reconnectAt = Date.now() + delay;
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = setTimeout(this.connect.bind(this), delay);
+      this.hooks.scheduled(delay);
+    },
+
+    /** No more reconnecting. */
+    stop: function () {
+      this.stopped = true;
+      clearTimeout(this.reconnectTimer);
+    },
+
+    /** Reconnect now rather than when scheduled. */
+    retryNow: function () {
+      if (this.ws || this.stopped) {
+        return;
+      }
+      this.connect();
+    },
+
+    /** The socket said `ready`; true if an earlier socket of this page did too. */
+    markReady: function () {
+      clearTimeout(this.readyTimer);
+      var reconnect = this.everReady;
+      this.ready = true;
+      this.everReady = true;
+      this.attempt = 0;
+      return reconnect;
+    },
+
+    /** Send text if the socket is open; false if not. */
+    send: function (text) {
+      var ws = this.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) {
+        return false;
+      }
+      ws.send(text);
+      return true;
+    },
+
+    /** Call `beat` every `every` ms while this socket lasts. */
+    keepAlive: function (beat, every) {
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(beat, every);
+    },
+
+    /** A ping went out: drop the socket unless a pong comes within `timeout` ms. */
+    watchPong: function (timeout) {
+      var conn = this;
+      if (!conn.pongTimer) {
+        conn.pongTimer = setTimeout(function () {
+          conn.pongTimer = null;
+          conn.drop();
+        }, timeout || C.PONG_TIMEOUT);
+      }
+    },
+
+    pongArrived: function () {
+      clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+    },
   };
 
   /**
@@ -471,17 +657,6 @@
   C.startUserSocket = function (handlers) {
     handlers = handlers || {};
     C.socketStarted = true;
-    var s = {
-      ws: null,
-      attempt: 0,
-      stopped: false,
-      everReady: false,
-      ready: false,
-      reconnectTimer: null,
-      readyTimer: null,
-      pingTimer: null,
-      pongTimer: null,
-    };
 
     function status(state) {
       if (handlers.status) {
@@ -489,126 +664,38 @@
       }
     }
 
-    function connect() {
-      clearTimeout(s.reconnectTimer);
-      s.reconnectTimer = null;
-      if (s.stopped || s.ws) {
-        return;
+    function ping() {
+      if (conn.send('{"type":"ping"}')) {
+        conn.watchPong(C.PONG_TIMEOUT);
       }
-      if (navigator.onLine === false) {
-        status("offline");
-        return;
-      }
-      status(s.everReady ? "reconnecting" : "connecting");
-      var ws;
-      try {
-        ws = new WebSocket(C.socketUrl("/ws/lobby/"));
-      } catch (err) {
-        schedule(C.backoff(s.attempt));
-        return;
-      }
-      s.ws = ws;
-      s.ready = false;
-      ws.onmessage = function (event) {
-        if (s.ws === ws) {
-          receive(event.data);
-        }
-      };
-      ws.onclose = function (event) {
-        if (s.ws === ws) {
-          lost(event.code);
-        }
-      };
-      s.readyTimer = setTimeout(function () {
-        if (s.ws === ws && !s.ready) {
-          drop();
-        }
-      }, C.READY_TIMEOUT);
-    }
-
-    function drop() {
-      var ws = s.ws;
-      if (!ws) {
-        return;
-      }
-      ws.onmessage = null;
-      ws.onclose = null;
-      try {
-        ws.close(4000, "client gave up");
-      } catch (err) {
-        // a broken socket may throw on close; it is gone either way
-      }
-      lost(null);
-    }
-
-    function schedule(delay) {
-      s.attempt += 1;
-      clearTimeout(s.reconnectTimer);
-      s.reconnectTimer = setTimeout(connect, delay);
-      status("reconnecting");
     }
 
     function lost(code) {
-      s.ws = null;
-      s.ready = false;
-      clearTimeout(s.readyTimer);
-      clearInterval(s.pingTimer);
-      clearTimeout(s.pongTimer);
-      s.pongTimer = null;
       if (code === 4401 || code === 4403) {
-        s.stopped = true;
+        conn.stop();
         status("ended");
       } else if (navigator.onLine === false) {
         status("offline");
       } else if (code === 4429) {
-        schedule(C.FLOOD_DELAY_MIN + Math.random() * C.FLOOD_DELAY_SPAN);
+        conn.schedule(C.FLOOD_DELAY_MIN + Math.random() * C.FLOOD_DELAY_SPAN);
       } else {
-        schedule(C.backoff(s.attempt));
+        conn.schedule();
       }
     }
 
-    function ping() {
-      var ws = s.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) {
-        return;
-      }
-      ws.send('{"type":"ping"}');
-      if (!s.pongTimer) {
-        s.pongTimer = setTimeout(function () {
-          s.pongTimer = null;
-          drop();
-        }, C.PONG_TIMEOUT);
-      }
-    }
-
-    function receive(text) {
-      var frame;
-      try {
-        frame = JSON.parse(text);
-      } catch (err) {
-        return;
-      }
-      if (!frame || typeof frame.type !== "string") {
-        return;
-      }
+    function receive(frame) {
       if (frame.type === "ready") {
-        clearTimeout(s.readyTimer);
-        var reconnect = s.everReady;
-        s.ready = true;
-        s.everReady = true;
-        s.attempt = 0;
+        var reconnect = conn.markReady();
         if (frame.me && frame.me.username) {
           C.me = frame.me.username;
         }
-        clearInterval(s.pingTimer);
-        s.pingTimer = setInterval(ping, C.PING_EVERY);
+        conn.keepAlive(ping, C.PING_EVERY);
         status("connected");
         if (handlers.ready) {
           handlers.ready(frame, reconnect);
         }
       } else if (frame.type === "pong") {
-        clearTimeout(s.pongTimer);
-        s.pongTimer = null;
+        conn.pongArrived();
       } else if (frame.type === "notify") {
         if (C.validNotify(frame) && handlers.notify) {
           handlers.notify(frame);
@@ -620,24 +707,22 @@
       }
     }
 
-    window.addEventListener("offline", function () {
-      if (s.ws) {
-        ping(); // the socket may linger; a ping tells soon whether it still works
-      } else if (!s.stopped) {
-        clearTimeout(s.reconnectTimer);
+    var conn = new C.Connection(C.socketUrl("/ws/lobby/"), {
+      frame: receive,
+      connecting: function () {
+        status(conn.everReady ? "reconnecting" : "connecting");
+      },
+      offline: function () {
         status("offline");
-      }
+      },
+      probe: ping,
+      lost: lost,
+      scheduled: function () {
+        status("reconnecting");
+      },
     });
-
-    window.addEventListener("online", function () {
-      if (!s.ws && !s.stopped) {
-        s.attempt = 0;
-        connect();
-      }
-    });
-
-    connect();
-    return s;
+    conn.connect();
+    return conn;
   };
 
   /** Unread counts per room, for the title of pages that only follow the user's socket. */

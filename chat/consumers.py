@@ -18,7 +18,7 @@ from django.conf import settings
 
 from . import broadcast, messages, moderation, presence, protocol, ratelimits, rooms
 from .errors import ChatError, RateLimited, Unauthenticated, Unavailable, UnknownType
-from .models import Membership, Message, Room
+from .models import Membership, Room
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,10 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             author=self.user, to=to, body=body, client_id=client_id
         )
         self.strikes = 0
-        if not created:
-            await self.send_json(self._echo(message))
-
-    def _echo(self, message: Message) -> dict[str, Any]:
-        """A repeated `client_id`: the original, as this socket would have heard it."""
-        if self.room is not None and self.room.pk == message.room_id:
-            return protocol.message_frame(message)
-        return protocol.notify_frame(message)
+        # A repeated client_id: the direct room hears the original again; a socket elsewhere
+        # gets it as it would have heard it the first time.
+        if not created and (self.room is None or self.room.pk != message.room_id):
+            await self.send_json(protocol.notify_frame(message))
 
     # Channel layer events (see chat.broadcast).
 
@@ -246,12 +242,10 @@ class ChatConsumer(UserSocket):
             frame, "client_id", max_length=protocol.MAX_CLIENT_ID
         )
         await ratelimits.check_message(self.user.pk)
-        message, created = await database_sync_to_async(messages.post)(
+        await database_sync_to_async(messages.post)(
             author=self.user, room=self.room, body=body, client_id=client_id
         )
-        self.strikes = 0
-        if not created:
-            await self.send_json(protocol.message_frame(message))
+        self.strikes = 0  # a repeated client_id comes back through the room, like a new one
 
     async def on_edit(self, frame: dict[str, Any]) -> None:
         await database_sync_to_async(messages.edit)(

@@ -38,7 +38,8 @@ def clean_body(body: str) -> str:
 def post(
     *, author: AbstractBaseUser, room: Room, body: str, client_id: str | None = None
 ) -> tuple[Message, bool]:
-    """Store a message and broadcast it; a repeated `client_id` returns the original, unsent.
+    """Store a message and broadcast it; a repeated `client_id` stores nothing and returns the
+    original, broadcast to the room again (see `_resend`).
 
     The room's rules (bans, mutes, slow mode, posting policy, blocked terms) are read from the
     locked row, so a change a moderator just made holds for sockets opened before it.
@@ -50,6 +51,7 @@ def post(
         if client_id is not None:
             existing = _by_client_id(author, room, client_id)
             if existing is not None:
+                _resend(existing)
                 return existing, False
         members = dict(
             Membership.objects.filter(room=room).values_list("user_id", "user__username")
@@ -70,12 +72,21 @@ def post(
             existing = _by_client_id(author, room, client_id) if client_id else None
             if existing is None:
                 raise
+            _resend(existing)
             return existing, False
         broadcast.on_commit(broadcast.to_room, room.pk, protocol.message_frame(message))
         notify = protocol.notify_frame(message)
         for user_id in _to_notify(message, members):
             broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
+
+
+def _resend(message: Message) -> None:
+    """A retried send: its author never heard back, so the worker that stored it may have died
+    before broadcasting it, and the room's other sockets never heard of it either (their
+    `history after=<last id>` cannot see a message older than one they hold). The original goes
+    to the room again; clients drop a message they already have by its id."""
+    broadcast.on_commit(broadcast.to_room, message.room_id, protocol.message_frame(message))
 
 
 def _by_client_id(author: AbstractBaseUser, room: Room, client_id: str) -> Message | None:

@@ -70,6 +70,7 @@ class ChatClient:
         self.errors: list[dict[str, Any]] = []
         self.online: list[str] = []
         self.connections = 0
+        self.last_failure: BaseException | None = None  # why the last connection ended
         self.ready = asyncio.Event()
         self.closed: ChatClosed | None = None
         self._socket: websockets.ClientConnection | None = None
@@ -125,14 +126,17 @@ class ChatClient:
                     failures = 0
                     await self._session(socket)
             except websockets.ConnectionClosed as closed:
+                self.last_failure = closed
                 code = closed.rcvd.code if closed.rcvd else 1006
                 if code in FINAL_CLOSE_CODES:
                     self.closed = ChatClosed(code)
                     await self._notify()
                     return
                 failures = max(failures, 4) if code == FLOODING else failures
-            except (OSError, TimeoutError, websockets.InvalidHandshake):
-                pass
+            except Exception as exc:
+                # Whatever broke this connection (a refused handshake, a reset, a frame we do
+                # not understand), the client's promise is to come back: it never stops here.
+                self.last_failure = exc
             self._socket = None
             self.ready.clear()
             failures += 1
@@ -174,6 +178,19 @@ class ChatClient:
                 await self._send_frame(
                     {"type": "history", "after": self.last_id, "limit": self.page}
                 )
+
+    def state(self) -> str:
+        """One line on where this client stands, for logs and failure messages."""
+        task = self._task
+        if task is None or not task.done():
+            loop = "running" if task else "not started"
+        else:
+            loop = "cancelled" if task.cancelled() else f"ended: {task.exception()!r}"
+        return (
+            f"connections={self.connections} ready={self.ready.is_set()} "
+            f"messages={len(self.messages)} pending={len(self.pending)} loop={loop} "
+            f"last_failure={self.last_failure!r}"
+        )
 
     async def _receive(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")

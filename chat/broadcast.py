@@ -4,10 +4,11 @@ Group names come from ids (`room.42`, `user.17`), never from slugs or usernames,
 layer allows only ASCII letters, digits, `-`, `_` and `.` in them. A frame is encoded once here
 and every consumer in the group sends that same text to its socket.
 
-Layer events:
-- `chat.frame` `{text, skip, skip_room}`: send `text` unless the socket's user id is `skip` or
-  the socket is on room `skip_room` (which heard the news as a `message` already).
-- `chat.presence` `{text, online}`: a presence frame; consumers also remember `online`.
+Room groups have worker processes as members, which relay to their sockets (chat.fanout);
+user groups have sockets. Layer events:
+- `chat.frame` `{text, skip, skip_room, group}`: send `text` unless the socket's user id is
+  `skip` or the socket is on room `skip_room` (which heard the news as a `message` already).
+- `chat.presence` `{text, online, group}`: a presence frame; consumers also remember `online`.
 - `chat.close` `{code, session, room}`: close with `code` if `session` is null or the socket's
   own, and `room` is null or the socket's room.
 """
@@ -49,9 +50,10 @@ async def _send(group: str, event: dict[str, Any]) -> None:
 
 
 async def to_room(room_id: int, frame: dict[str, Any], *, skip_user: int | None = None) -> None:
+    group = room_group(room_id)
     await _send(
-        room_group(room_id),
-        {"type": "chat.frame", "text": protocol.encode(frame), "skip": skip_user},
+        group,
+        {"type": "chat.frame", "group": group, "text": protocol.encode(frame), "skip": skip_user},
     )
 
 
@@ -64,9 +66,10 @@ async def to_user(user_id: int, frame: dict[str, Any], *, skip_room: int | None 
 
 async def presence(room_id: int, online: list[str]) -> None:
     frame = {"type": "presence", "online": online}
+    group = room_group(room_id)
     await _send(
-        room_group(room_id),
-        {"type": "chat.presence", "text": protocol.encode(frame), "online": online},
+        group,
+        {"type": "chat.presence", "group": group, "text": protocol.encode(frame), "online": online},
     )
 
 

@@ -6,8 +6,9 @@ several server URLs), catches up after a reconnect with `history after=<last id>
 every unconfirmed message with its original `client_id`, which the server stores at most once.
 It also asks `history after=<last id>` every `sync_interval` seconds while connected: a worker
 that dies between storing a message and broadcasting it leaves the other sockets unaware of
-it, and this is how they learn of it. What it holds after a run is therefore every message of
-the room, each once, in id order.
+it, and this is how they learn of it. A message still unconfirmed a whole interval later is
+sent again with its `client_id` (its broadcast may have been lost). What it holds after a run
+is therefore every message of the room, each once, in id order.
 
     client = ChatClient(["ws://127.0.0.1:8001/ws/rooms/general/"], cookie="sessionid=...")
     async with asyncio.timeout(10):
@@ -172,12 +173,19 @@ class ChatClient:
             syncing.cancel()
 
     async def _sync(self) -> None:
+        unconfirmed: set[str] = set()
         while True:
             await asyncio.sleep(self.sync_interval)
             if self.last_id is not None:
                 await self._send_frame(
                     {"type": "history", "after": self.last_id, "limit": self.page}
                 )
+            # Unconfirmed for a whole interval: its broadcast was lost (Redis restarted, say),
+            # or the send was. The server stores a client_id once and answers a repeat by
+            # broadcasting the original again, so asking again is always safe.
+            for client_id in unconfirmed & self.pending.keys():
+                await self._retry(client_id)
+            unconfirmed = set(self.pending)
 
     def state(self) -> str:
         """One line on where this client stands, for logs and failure messages."""

@@ -12,11 +12,12 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import broadcast, messages, moderation, presence, protocol, ratelimits, rooms
+from . import broadcast, fanout, messages, moderation, presence, protocol, ratelimits, rooms
 from .errors import ChatError, RateLimited, Unauthenticated, Unavailable, UnknownType
 from .models import Membership, Room
 
@@ -58,6 +59,15 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         else:
             self.opened = True
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every handler: that
+        is a hop through the one database thread per event, and every database call here goes
+        through `database_sync_to_async`, which closes stale connections itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def open(self) -> None:
         # Not `self.groups`: the base class would discard those itself, unguarded, on disconnect.
         self.joined = [broadcast.user_group(self.user.pk)]
@@ -67,8 +77,17 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
 
+    async def __call__(self, scope, receive, send) -> None:
+        """Leave also when the consumer dies without a `disconnect` (its layer channel failed
+        while Redis was away, say): else its heartbeat would keep a gone socket present."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.disconnect(1011)
+
     async def disconnect(self, code: int) -> None:
         if self.opened:
+            self.opened = False
             await self._leave()
 
     async def _leave(self) -> None:
@@ -188,8 +207,9 @@ class ChatConsumer(UserSocket):
         room, member = await database_sync_to_async(rooms.open_room)(user=self.user, slug=slug)
         self.room = room
         await super().open()
-        self.joined.append(broadcast.room_group(room.pk))
-        await self._join_groups()
+        self.subscription = await fanout.current().subscribe(
+            broadcast.room_group(room.pk), self.relay
+        )
         self.presence_entry = presence.entry(self.user.username, self.channel_name)
         self.online_seen, changed = await presence.join(room.pk, self.presence_entry)
         snapshot = await database_sync_to_async(_snapshot)(room, self.user)
@@ -203,6 +223,7 @@ class ChatConsumer(UserSocket):
                 **snapshot,
             }
         )
+        await self.subscription.release()
         if changed:
             await broadcast.presence(room.pk, self.online_seen)
         self.heartbeat = asyncio.create_task(self._beat())
@@ -228,6 +249,11 @@ class ChatConsumer(UserSocket):
         if hasattr(self, "heartbeat"):
             self.heartbeat.cancel()
         await super()._leave()
+        if hasattr(self, "subscription"):
+            try:
+                await fanout.current().unsubscribe(self.subscription)
+            except Exception:
+                log.warning("Leaving a room's fan-out failed", exc_info=True)
         if hasattr(self, "presence_entry"):
             try:
                 online = await presence.leave(self.room.pk, self.presence_entry)
@@ -301,6 +327,13 @@ class ChatConsumer(UserSocket):
     async def chat_presence(self, event: dict[str, Any]) -> None:
         self.online_seen = event["online"]
         await self.send(text_data=event["text"])
+
+    async def relay(self, event: dict[str, Any]) -> None:
+        """A room event from this process's fan-out, past the consumer's own event queue."""
+        if event["type"] == "chat.presence":
+            await self.chat_presence(event)
+        else:
+            await self.chat_frame(event)
 
     # The only way from a client's `type` to code: an explicit table, never getattr().
     handlers = {

@@ -147,24 +147,33 @@ async def test_a_dm_across_workers_is_a_message_on_the_dm_and_a_notify_elsewhere
 async def test_a_thousand_sockets_closing_at_once_leave_no_stale_group_members(
     daphne, redis_server, make_user, public_room
 ):
-    """Each close is a `group_discard` (and a presence removal) in Redis; with a pool that
-    failed past 100 connections, most of a crowd stayed behind as stale members."""
+    """Each close is a `group_discard` of the socket's user group, a presence removal and, for
+    the last socket of the room on a worker, the worker's leaving the room's group; with a pool
+    that failed past 100 connections, most of a crowd stayed behind as stale members."""
     users = [await sync_to_async(make_user)(f"user{n}") for n in range(10)]
-    worker = daphne()
+    workers = daphne(), daphne()
     sockets = []
     for start in range(0, 1000, 50):
         sockets += await asyncio.gather(
-            *(worker.connect(users[n % 10], public_room.slug) for n in range(start, start + 50))
+            *(
+                workers[n % 2].connect(users[n % 10], public_room.slug)
+                for n in range(start, start + 50)
+            )
         )
 
-    def members(key: str) -> int:
-        return int(redis_server.command("ZCARD", key).strip().lstrip(b":"))
+    def members(pattern: str) -> int:
+        """Members of the sorted sets whose keys match, summed."""
+        reply = redis_server.command("KEYS", pattern).split(b"\r\n")
+        keys = [line.decode() for line in reply[2::2]]
+        return sum(int(redis_server.command("ZCARD", key).strip().lstrip(b":")) for key in keys)
 
-    group = f"asgi:group:room.{public_room.pk}"
-    assert members(group) == 1000
-    assert members(f"chat:presence:{public_room.pk}") == 1000
+    room_group = f"asgi:group:room.{public_room.pk}"
+    presence = f"chat:presence:{public_room.pk}"
+    assert members(room_group) == 2  # each worker joins the room once, for all its sockets
+    assert members("asgi:group:user.*") == 1000
+    assert members(presence) == 1000
     await asyncio.gather(*(sock.close() for sock in sockets))
     async with asyncio.timeout(60):
         # Polling is the point: the state lives in Redis, not in this process.
-        while members(group) or members(f"chat:presence:{public_room.pk}"):  # noqa: ASYNC110
+        while members(room_group) or members("asgi:group:user.*") or members(presence):  # noqa: ASYNC110
             await asyncio.sleep(0.5)

@@ -78,6 +78,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Consumers reach the database from a worker thread; a file (not the shared in-memory
     # database) lets tests and separate Daphne processes see the same rows.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Writers take the lock when their transaction begins, so they wait for each other (up to
+    # the timeout) instead of failing at once with "database is locked" on upgrading to write.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # One file per test process, so that two test runs in one checkout never share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 

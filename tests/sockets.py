@@ -26,22 +26,20 @@ class ChatSocket:
 
     async def expect(self, type: str, timeout: float = 3) -> dict[str, Any]:
         """The next frame that is not ambient; it must be of `type`."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            left = deadline - asyncio.get_running_loop().time()
-            frame = await self.recv(timeout=max(left, 0.01))
-            if frame["type"] == type:
-                return frame
-            assert frame["type"] in AMBIENT, f"expected {type!r}, got {frame}"
+        return await self._next(type, timeout, strict=True)
 
     async def recv_type(self, type: str, timeout: float = 3) -> dict[str, Any]:
         """The next frame of `type`, stepping over any other."""
+        return await self._next(type, timeout, strict=False)
+
+    async def _next(self, type: str, timeout: float, *, strict: bool) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             left = deadline - asyncio.get_running_loop().time()
             frame = await self.recv(timeout=max(left, 0.01))
             if frame["type"] == type:
                 return frame
+            assert not strict or frame["type"] in AMBIENT, f"expected {type!r}, got {frame}"
 
     async def expect_silence(self, timeout: float = 0.3) -> None:
         """No frame but ambient ones arrives within `timeout`."""

@@ -30,6 +30,39 @@ async def test_a_message_sent_on_one_worker_reaches_sockets_on_the_other_once_ea
     assert await sync_to_async(Message.objects.count)() == 1
 
 
+async def test_senders_on_both_workers_every_member_gets_each_message_once_in_one_order(
+    daphne, alice, bob, carol, public_room
+):
+    """Ordering per room: whatever worker a member is on, it hears the room's messages in the
+    order the database gave them ids, each once."""
+    for user in (bob, carol):
+        await sync_to_async(rooms.open_room)(user=user, slug=public_room.slug)
+    one, two = daphne(CHAT_RATE_MESSAGES="100000"), daphne(CHAT_RATE_MESSAGES="100000")
+    senders = [
+        await one.connect(alice, public_room.slug),
+        await two.connect(bob, public_room.slug),
+        await one.connect(carol, public_room.slug),
+    ]
+    listeners = [await w.connect(u, public_room.slug) for w in (one, two) for u in (alice, bob)]
+
+    async def send_all(n: int, sock) -> None:
+        for k in range(50):
+            await sock.send("message.send", body=f"{n}:{k}", client_id=f"o-{n}-{k}")
+
+    await asyncio.gather(*(send_all(n, sock) for n, sock in enumerate(senders)))
+    heard = [
+        [(await sock.recv_type("message", timeout=20))["message"]["id"] for _ in range(150)]
+        for sock in senders + listeners
+    ]
+    stored = await sync_to_async(
+        lambda: list(Message.objects.order_by("id").values_list("id", flat=True))
+    )()
+    assert len(stored) == 150
+    assert all(ids == stored for ids in heard)
+    for sock in senders + listeners:
+        await sock.expect_silence(0.5)
+
+
 async def test_an_idle_socket_keeps_receiving_after_20_seconds(daphne, alice, bob, public_room):
     """channels_redis issue 422: without socket_timeout=None, redis-py drops idle readers."""
     one, two = daphne(), daphne()

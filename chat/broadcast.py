@@ -1,4 +1,4 @@
-"""The only module that talks to the channel layer.
+"""The only module that sends to the channel layer (chat.fanout receives room events).
 
 Group names come from ids (`room.42`, `user.17`), never from slugs or usernames, because the
 layer allows only ASCII letters, digits, `-`, `_` and `.` in them. A frame is encoded once here

@@ -141,7 +141,7 @@ def _editable(actor: AbstractBaseUser, room: Room, message_id: int) -> Message:
     )
     if message is None:
         raise NotFound("No such message in this room.")
-    if message.author_id != actor.pk and not rooms.is_moderator(actor, room):
+    if message.author_id != actor.pk and not moderation.is_moderator(actor, room):
         raise Forbidden("Only the author or a moderator may change this message.")
     return message
 

@@ -47,8 +47,13 @@ def standing(user: AbstractBaseUser, room: Room | None) -> int:
     return ROLE_RANK.get(role, 0)
 
 
+def is_moderator(user: AbstractBaseUser, room: Room) -> bool:
+    """Staff, and the room's owner and moderators."""
+    return standing(user, room) >= ROLE_RANK[Membership.Role.MODERATOR]
+
+
 def require_moderator(actor: AbstractBaseUser, room: Room) -> None:
-    if standing(actor, room) < ROLE_RANK[Membership.Role.MODERATOR]:
+    if not is_moderator(actor, room):
         raise Forbidden("Only the room's moderators may do that.")
 
 
@@ -103,7 +108,7 @@ def check_may_open(user: AbstractBaseUser, room: Room) -> None:
 def check_may_post(user: AbstractBaseUser, room: Room) -> None:
     """Bans, posting policy, mutes and slow mode. `room` must be fresh (the locked row)."""
     check_may_open(user, room)
-    moderator = standing(user, room) >= ROLE_RANK[Membership.Role.MODERATOR]
+    moderator = is_moderator(user, room)
     if room.posting == Room.Posting.MODERATORS and not moderator:
         raise Forbidden("Only moderators may post in this room.")
     mute = Mute.objects.active().filter(room=room, user=user).first()

@@ -18,7 +18,6 @@ from . import blocks, broadcast, moderation
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import Membership, Message, Room
 
-MODERATOR_ROLES = (Membership.Role.OWNER, Membership.Role.MODERATOR)
 NAME_MAX_LENGTH = 80
 
 
@@ -148,12 +147,6 @@ def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
     return room, member
 
 
-def is_moderator(user: AbstractBaseUser, room: Room) -> bool:
-    if user.is_staff:
-        return True
-    return Membership.objects.filter(room=room, user=user, role__in=MODERATOR_ROLES).exists()
-
-
 def member_usernames(room: Room) -> list[str]:
     return list(
         Membership.objects.filter(room=room)
@@ -166,7 +159,7 @@ def add_member(*, actor: AbstractBaseUser, room: Room, username: str) -> Members
     """An owner or moderator adds someone to a public or private room."""
     if room.kind == Room.Kind.DIRECT:
         raise Forbidden("A direct conversation has exactly two people.")
-    if not is_moderator(actor, room):
+    if not moderation.is_moderator(actor, room):
         raise Forbidden("Only the room's owner or moderators may add members.")
     user = find_user(username)
     member, created = Membership.objects.get_or_create(room=room, user=user)

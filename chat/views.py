@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import blocks, messages, moderation, protocol, rooms
-from .errors import ChatError, Forbidden, Invalid, NotFound
+from .errors import ChatError, Forbidden, NotFound
 from .forms import (
     AddMemberForm,
     BanForm,
@@ -97,8 +97,8 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "member": member,
             "title": rooms.title_for(room, request.user),
             "can_add_members": room.kind != room.Kind.DIRECT
-            and rooms.is_moderator(request.user, room),
-            "can_moderate": rooms.is_moderator(request.user, room),
+            and moderation.is_moderator(request.user, room),
+            "can_moderate": moderation.is_moderator(request.user, room),
             "add_member_form": AddMemberForm(),
             "total_unread": rooms.total_unread(request.user),
         },
@@ -255,13 +255,13 @@ def _json_error(exc: ChatError) -> JsonResponse:
     return JsonResponse({"error": exc.code, "message": exc.message}, status=exc.http_status)
 
 
-def _query_id(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 1 <= int(raw) <= protocol.MAX_ID:
-        raise Invalid(f"'{name}' must be a positive integer id.")
-    return int(raw)
+def _query_fields(request: HttpRequest, *names: str) -> dict[str, int | str]:
+    """Query parameters as a frame's fields, for `protocol`'s checks: plain digits become ints."""
+    return {
+        name: int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else raw
+        for name in names
+        if (raw := request.GET.get(name)) is not None
+    }
 
 
 @never_cache
@@ -271,16 +271,12 @@ def api_messages(request: HttpRequest, slug: str) -> JsonResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"error": "unauthenticated", "message": "Log in first."}, status=401)
     try:
-        limit_raw = request.GET.get("limit", str(settings.CHAT_HISTORY_PAGE))
-        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= protocol.MAX_LIMIT:
-            raise Invalid(f"'limit' must be an integer from 1 to {protocol.MAX_LIMIT}.")
+        query = _query_fields(request, "before", "after", "limit")
+        limit = protocol.limit_field(query, settings.CHAT_HISTORY_PAGE)
+        before = protocol.optional_id_field(query, "before")
+        after = protocol.optional_id_field(query, "after")
         room, _ = rooms.open_room(user=request.user, slug=slug)
-        page, has_more = messages.history(
-            room=room,
-            before=_query_id(request, "before"),
-            after=_query_id(request, "after"),
-            limit=int(limit_raw),
-        )
+        page, has_more = messages.history(room=room, before=before, after=after, limit=limit)
     except ChatError as exc:
         return _json_error(exc)
     return JsonResponse(

@@ -74,6 +74,19 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Under ASGI every request may run in another thread: persistent connections would leak.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A pool per process instead: a new PostgreSQL connection (a backend process forked, TLS,
+    # authentication) for every database hop cost more CPU than the work itself
+    # (docs/performance.md). Connections are checked when taken, so a database that restarted
+    # costs one failed check, not a failed request.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        # Seconds to wait for a connection: while the database is down, a send is refused
+        # (`unavailable`) after this long rather than hanging.
+        "timeout": 5,
+    }
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Consumers reach the database from a worker thread; a file (not the shared in-memory
     # database) lets tests and separate Daphne processes see the same rows.

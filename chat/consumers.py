@@ -324,16 +324,14 @@ class ChatConsumer(UserSocket):
             user=self.user, room=self.room, message_id=protocol.id_field(frame, "id")
         )
 
-    async def chat_presence(self, event: dict[str, Any]) -> None:
-        self.online_seen = event["online"]
-        await self.send(text_data=event["text"])
-
-    async def relay(self, event: dict[str, Any]) -> None:
-        """A room event from this process's fan-out, past the consumer's own event queue."""
+    async def relay(self, event: dict[str, Any], message: dict[str, Any]) -> None:
+        """A room event from this process's fan-out, past the consumer's own event queue and
+        straight to the server's `send` with the `websocket.send` shared by all sockets."""
         if event["type"] == "chat.presence":
-            await self.chat_presence(event)
-        else:
-            await self.chat_frame(event)
+            self.online_seen = event["online"]
+        elif event.get("skip") is not None and event["skip"] == self.user.pk:
+            return
+        await self.base_send(message)
 
     # The only way from a client's `type` to code: an explicit table, never getattr().
     handlers = {

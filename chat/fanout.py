@@ -25,7 +25,8 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+# `deliver(event, message)`: `message` is the event's `websocket.send`, built once for all sockets.
+Deliver = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
 RECEIVE_RETRY = 0.5  # seconds between attempts to read the process channel while Redis is away
 
 
@@ -35,21 +36,21 @@ class Subscription:
     def __init__(self, group: str, deliver: Deliver) -> None:
         self.group = group
         self.deliver = deliver
-        self.held: list[dict[str, Any]] | None = []
+        self.held: list[tuple[dict[str, Any], dict[str, Any]]] | None = []
 
-    async def push(self, event: dict[str, Any]) -> None:
+    async def push(self, event: dict[str, Any], message: dict[str, Any]) -> None:
         if self.held is not None:
-            self.held.append(event)
+            self.held.append((event, message))
             return
         try:
-            await self.deliver(event)
+            await self.deliver(event, message)
         except Exception:
             log.warning("Relaying a room event to a socket failed", exc_info=True)
 
     async def release(self) -> None:
         """Send what was held, then let frames through as they come."""
         while self.held:
-            await self.deliver(self.held.pop(0))
+            await self.deliver(*self.held.pop(0))
         self.held = None
 
 
@@ -107,8 +108,9 @@ class Fanout:
             if failing:
                 log.warning("Reading room events again")
                 failing = False
+            message = {"type": "websocket.send", "text": event["text"]}
             for subscription in tuple(self.rooms.get(event.get("group", ""), ())):
-                await subscription.push(event)
+                await subscription.push(event, message)
 
     async def _renew(self) -> None:
         """Re-join every group now and then: it refreshes the layer's group expiry, and

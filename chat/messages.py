@@ -53,10 +53,7 @@ def post(
             if existing is not None:
                 _resend(existing)
                 return existing, False
-        members = dict(
-            Membership.objects.filter(room=room).values_list("user_id", "user__username")
-        )
-        if author.pk not in members:
+        if not Membership.objects.filter(room=room, user=author).exists():
             raise Forbidden("You are not a member of this room.")
         moderation.check_may_post(author, room)
         if room.kind == Room.Kind.DIRECT and _blocked(author, room):
@@ -76,7 +73,7 @@ def post(
             return existing, False
         broadcast.on_commit(broadcast.to_room, room.pk, protocol.message_frame(message))
         notify = protocol.notify_frame(message)
-        for user_id in _to_notify(message, members):
+        for user_id in _to_notify(message):
             broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
 
@@ -113,17 +110,20 @@ def _blocked(author: AbstractBaseUser, room: Room) -> bool:
     return any(blocks.between(author, member.user) for member in partner)
 
 
-def _to_notify(message: Message, members: dict[int, str]) -> list[int]:
+def _to_notify(message: Message) -> list[int]:
     """Both people of a direct room (the author's other sockets follow the conversation too);
     elsewhere, the members mentioned."""
+    members = Membership.objects.filter(room=message.room)
     if message.room.kind == Room.Kind.DIRECT:
-        return list(members)
+        return list(members.values_list("user_id", flat=True))
     mentioned = set(MENTION.findall(message.body)) if "@" in message.body else set()
-    targets = [
-        user_id
-        for user_id, username in members.items()
-        if username in mentioned and user_id != message.author_id
-    ]
+    if not mentioned:
+        return []
+    targets = list(
+        members.filter(user__username__in=mentioned)
+        .exclude(user_id=message.author_id)
+        .values_list("user_id", flat=True)
+    )
     if not targets:
         return []
     # Someone who blocks the author (or whom the author blocks) is not pinged by them.

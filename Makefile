@@ -9,7 +9,7 @@ PORT ?= 8000
 WS_MAX_BYTES ?= 262144
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-pg test-browser clean
+.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-pg test-browser bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -82,6 +82,10 @@ test: lint test-unit test-browser ## install what is missing, lint, run the whol
 
 test-pg: install system-deps ## the suite against PostgreSQL on 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(VENV)/bin/pytest -m "not browser" tests
+
+# Options after BENCH_ARGS, e.g. make bench BENCH_ARGS="--targets product --scenarios A"
+bench: install system-deps ## run the benchmarks (bench/): the product against the tutorial consumer and a raw server
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean: ## remove the venv, local databases and collected static files
 	rm -rf $(VENV) db.sqlite3 .test-db-*.sqlite3* staticfiles

@@ -12,7 +12,7 @@ import re
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -53,24 +53,17 @@ def post(
             if existing is not None:
                 _resend(existing)
                 return existing, False
-        if not Membership.objects.filter(room=room, user=author).exists():
+        role = (
+            Membership.objects.filter(room=room, user=author).values_list("role", flat=True).first()
+        )
+        if role is None:
             raise Forbidden("You are not a member of this room.")
-        moderation.check_may_post(author, room)
+        moderation.check_may_post(author, room, role=role)
         if room.kind == Room.Kind.DIRECT and _blocked(author, room):
             raise Forbidden("You cannot message this user.")
         body = moderation.filter_terms(body)
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    room=room, author=author, body=body, client_id=client_id
-                )
-        except IntegrityError:
-            # Another worker stored the same client_id between our check and our insert.
-            existing = _by_client_id(author, room, client_id) if client_id else None
-            if existing is None:
-                raise
-            _resend(existing)
-            return existing, False
+        # No other transaction can store this client_id meanwhile: it would hold the room's lock.
+        message = Message.objects.create(room=room, author=author, body=body, client_id=client_id)
         broadcast.on_commit(broadcast.to_room, room.pk, protocol.message_frame(message))
         notify = protocol.notify_frame(message)
         for user_id in _to_notify(message):

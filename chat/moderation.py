@@ -36,14 +36,18 @@ SLOW_MODE_MAX_SECONDS = 6 * 3600
 ROLE_RANK = {Membership.Role.MEMBER: 0, Membership.Role.MODERATOR: 1, Membership.Role.OWNER: 2}
 
 
-def standing(user: AbstractBaseUser, room: Room | None) -> int:
+def standing(user: AbstractBaseUser, room: Room | None, *, role: str | None = None) -> int:
+    """`role`: the user's role in `room` when the caller has read it already."""
     if user.is_superuser:
         return 4
     if user.is_staff:
         return 3
     if room is None:
         return 0
-    role = Membership.objects.filter(room=room, user=user).values_list("role", flat=True).first()
+    if role is None:
+        role = (
+            Membership.objects.filter(room=room, user=user).values_list("role", flat=True).first()
+        )
     return ROLE_RANK.get(role, 0)
 
 
@@ -105,10 +109,11 @@ def check_may_open(user: AbstractBaseUser, room: Room) -> None:
         raise Forbidden(f"You are banned from this room {_until_text(ban.until)}.")
 
 
-def check_may_post(user: AbstractBaseUser, room: Room) -> None:
-    """Bans, posting policy, mutes and slow mode. `room` must be fresh (the locked row)."""
+def check_may_post(user: AbstractBaseUser, room: Room, *, role: str) -> None:
+    """Bans, posting policy, mutes and slow mode, for a member of `role`. `room` must be fresh
+    (the locked row)."""
     check_may_open(user, room)
-    moderator = is_moderator(user, room)
+    moderator = standing(user, room, role=role) >= ROLE_RANK[Membership.Role.MODERATOR]
     if room.posting == Room.Posting.MODERATORS and not moderator:
         raise Forbidden("Only moderators may post in this room.")
     mute = Mute.objects.active().filter(room=room, user=user).first()

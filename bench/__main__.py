@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenarios", type=csv(str.upper), default="A,B,C,D,E", help="C, D, E: product only"
     )
     p.add_argument("--workers", type=int, default=2, help="Daphne workers (product, tutorial)")
+    p.add_argument(
+        "--tutorial-layer",
+        choices=["core", "pubsub"],
+        default="core",
+        help="the tutorial peer's channels-redis layer",
+    )
     p.add_argument("--clients", type=int, default=2, help="load generator processes")
     p.add_argument("--connect-concurrency", type=int, default=100, help="handshakes at once")
     p.add_argument("--p99-ms", type=float, default=100.0, help="a step's p99 latency limit")
@@ -185,7 +191,7 @@ def run_target(
                 database, secret_key, options.workers, run_dir, run_dir / "static"
             )
         if name == "tutorial":
-            return cluster.start_tutorial(options.workers, run_dir)
+            return cluster.start_tutorial(options.workers, run_dir, options.tutorial_layer)
         return cluster.start_raw(run_dir)
 
     def finish(target: cluster.Target) -> None:

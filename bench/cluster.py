@@ -413,8 +413,8 @@ def start_product(
     )
 
 
-def start_tutorial(workers: int, run_dir: Path) -> Target:
-    env = {"DJANGO_SETTINGS_MODULE": "bench.peers.tutorial_settings"}
+def start_tutorial(workers: int, run_dir: Path, layer: str = "core") -> Target:
+    env = {"DJANGO_SETTINGS_MODULE": "bench.peers.tutorial_settings", "BENCH_LAYER": layer}
     return start_daphne_cluster(
         "tutorial", "bench.peers.tutorial_asgi:application", env, workers, run_dir, "/healthz"
     )

@@ -17,15 +17,25 @@ ASGI_APPLICATION = "bench.peers.tutorial_asgi.application"
 DATABASES: dict = {}
 USE_TZ = True
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}],
-            "capacity": 1000,
-        },
+# `make bench BENCH_ARGS="--tutorial-layer pubsub"` measures the same consumer on
+# channels-redis' pub/sub layer, which has no capacity or expiry to set.
+if os.environ.get("BENCH_LAYER") == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"]}]},
+        }
     }
-}
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}],
+                "capacity": 1000,
+            },
+        }
+    }
 
 LOGGING = {
     "version": 1,

@@ -6,11 +6,14 @@ and every consumer in the group sends that same text to its socket.
 
 Room groups have worker processes as members, which relay to their sockets (chat.fanout);
 user groups have sockets. Layer events:
-- `chat.frame` `{text, skip, skip_room, group}`: send `text` unless the socket's user id is
-  `skip` or the socket is on room `skip_room` (which heard the news as a `message` already).
-- `chat.presence` `{text, online, group}`: a presence frame; consumers also remember `online`.
-- `chat.close` `{code, session, room}`: close with `code` if `session` is null or the socket's
-  own, and `room` is null or the socket's room.
+- to a room, `chat.frame` `{text, skip, group}`: send `text` unless the socket's user id is
+  `skip`;
+- to a room, `chat.presence` `{text, online, group}`: a presence frame; sockets also remember
+  `online`;
+- to a user, `chat.frame` `{text, skip_room}`: send `text` unless the socket is on room
+  `skip_room` (which heard the news as a `message` already);
+- to a user, `chat.close` `{code, session, room}`: close with `code` if `session` is null or
+  the socket's own, and `room` is null or the socket's room.
 """
 
 import asyncio

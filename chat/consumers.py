@@ -148,8 +148,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     # Channel layer events (see chat.broadcast).
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
-        if event.get("skip") is not None and event["skip"] == self.user.pk:
-            return
+        """A user-group frame; room frames come through `ChatConsumer.relay`."""
         if event.get("skip_room") is not None and self.room and event["skip_room"] == self.room.pk:
             return
         await self.send(text_data=event["text"])

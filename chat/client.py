@@ -151,7 +151,7 @@ class ChatClient:
         # new `ready` shows stored: such a message may have been stored by a worker that died
         # before broadcasting it, and the server's answer to the retry is to broadcast it to
         # the room (whose sockets, past it already, would otherwise never learn of it).
-        unconfirmed = list(self.pending.items())
+        unconfirmed = dict(self.pending)
         first = json.loads(await asyncio.wait_for(socket.recv(), READY_TIMEOUT))
         if first.get("type") != "ready":
             return  # not the protocol we speak: drop this connection and try again
@@ -161,7 +161,7 @@ class ChatClient:
         if caught_up_from is not None:
             await self._send_frame({"type": "history", "after": caught_up_from, "limit": self.page})
         # And what was queued while this connection opened.
-        for client_id, body in {**dict(unconfirmed), **self.pending}.items():
+        for client_id, body in {**unconfirmed, **self.pending}.items():
             await self._send_frame({"type": "message.send", "body": body, "client_id": client_id})
         self.ready.set()
         await self._notify()

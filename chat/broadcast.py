@@ -7,7 +7,7 @@ and every consumer in the group sends that same text to its socket.
 Room groups have worker processes as members, which relay to their sockets (chat.fanout);
 user groups have sockets. Layer events:
 - to a room, `chat.frame` `{text, skip, group}`: send `text` unless the socket's user id is
-  `skip`;
+  `skip`; a new message's also has `{room, id, follows}` (chat.fanout keeps their order);
 - to a room, `chat.presence` `{text, online, group}`: a presence frame; sockets also remember
   `online`;
 - to a user, `chat.frame` `{text, skip_room}`: send `text` unless the socket is on room
@@ -52,12 +52,25 @@ async def _send(group: str, event: dict[str, Any]) -> None:
     await get_channel_layer().group_send(group, event)
 
 
-async def to_room(room_id: int, frame: dict[str, Any], *, skip_user: int | None = None) -> None:
+async def to_room(
+    room_id: int,
+    frame: dict[str, Any],
+    *,
+    skip_user: int | None = None,
+    follows: int | None = None,
+) -> None:
+    """`follows`: for a new message, the id of the room's message before it (0: none), so that
+    the fan-out relays new messages in id order whichever worker stored them (chat.fanout)."""
     group = room_group(room_id)
-    await _send(
-        group,
-        {"type": "chat.frame", "group": group, "text": protocol.encode(frame), "skip": skip_user},
-    )
+    event = {
+        "type": "chat.frame",
+        "group": group,
+        "text": protocol.encode(frame),
+        "skip": skip_user,
+    }
+    if follows is not None:
+        event.update(room=room_id, id=frame["message"]["id"], follows=follows)
+    await _send(group, event)
 
 
 async def to_user(user_id: int, frame: dict[str, Any], *, skip_room: int | None = None) -> None:

@@ -11,6 +11,14 @@ are small and rare.
 A socket subscribes before it reads its room's snapshot, so nothing committed after the
 snapshot can pass it by, and its frames are held until it has sent `ready`, so that `ready`
 is always its first frame.
+
+New messages are relayed in id order. Ids follow commit order in a room, but two workers that
+store a room's messages one after the other broadcast them independently, and the second
+broadcast can reach Redis first; a client that heard id 6 before id 5, and reconnected in
+between, would ask `history after=6` and never learn of 5. So each new message's event names
+the message it follows (read under the room's lock, chat.messages), and one that arrives
+before its predecessor waits for it. A predecessor that never comes (its worker died between
+storing and broadcasting it, or Redis restarted) is read from the database after `GAP_WAIT`.
 """
 
 import asyncio
@@ -20,14 +28,20 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from . import messages, protocol
+from .layers import WaitingRedisChannelLayer
+from .models import Room
 
 log = logging.getLogger(__name__)
 
 # `deliver(event, message)`: `message` is the event's `websocket.send`, built once for all sockets.
 Deliver = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
 RECEIVE_RETRY = 0.5  # seconds between attempts to read the process channel while Redis is away
+GAP_WAIT = 2.0  # seconds a new message waits for the one it follows before the database is read
 
 
 class Subscription:
@@ -54,6 +68,16 @@ class Subscription:
         self.held = None
 
 
+class _Order:
+    """Where a room's new messages stand in this process: the id relayed last, and the events
+    waiting for the one they follow (keyed by it)."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.waiting: dict[int, dict[str, Any]] = {}
+        self.filler: asyncio.Task | None = None
+
+
 class Fanout:
     """The process's one layer channel for room events, and the local sockets of each room."""
 
@@ -61,6 +85,7 @@ class Fanout:
         self.layer = layer
         self.channel = ""
         self.rooms: dict[str, set[Subscription]] = {}
+        self.orders: dict[str, _Order] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -77,6 +102,7 @@ class Fanout:
             # (a restart) since, and a socket that catches up must hear what comes next.
             await self.layer.group_add(group, self.channel)
             self.rooms.setdefault(group, set()).add(subscription)
+            self.orders.setdefault(group, _Order())
         return subscription
 
     async def unsubscribe(self, subscription: Subscription) -> None:
@@ -89,6 +115,9 @@ class Fanout:
             members.discard(subscription)
             if not members:
                 del self.rooms[group]
+                order = self.orders.pop(group, None)
+                if order is not None and order.filler is not None:
+                    order.filler.cancel()
                 await self.layer.group_discard(group, self.channel)
 
     def _exclusive(self, group: str) -> "_GroupLock":
@@ -98,7 +127,7 @@ class Fanout:
         failing = False
         while True:
             try:
-                event = await self.layer.receive(self.channel)
+                events = await self._receive()
             except Exception:
                 if not failing:
                     log.warning("Reading room events failed; retrying", exc_info=True)
@@ -108,9 +137,65 @@ class Fanout:
             if failing:
                 log.warning("Reading room events again")
                 failing = False
-            message = {"type": "websocket.send", "text": event["text"]}
-            for subscription in tuple(self.rooms.get(event.get("group", ""), ())):
-                await subscription.push(event, message)
+            for event in events:
+                await self._dispatch(event)
+
+    async def _dispatch(self, event: dict[str, Any]) -> None:
+        order = self.orders.get(event.get("group", "")) if "follows" in event else None
+        if order is None:
+            await self._relay(event)
+        elif order.last is None or event["follows"] <= order.last:
+            # In order; or late, after a gap was filled (clients drop a copy they hold by id).
+            await self._relay(event)
+            order.last = max(order.last or 0, event["id"])
+            await self._release(order)
+        else:
+            order.waiting[event["follows"]] = event
+            if order.filler is None:
+                order.filler = asyncio.create_task(self._fill(event["group"], event["room"]))
+
+    async def _release(self, order: _Order) -> None:
+        while order.last in order.waiting:
+            event = order.waiting.pop(order.last)
+            await self._relay(event)
+            order.last = event["id"]
+        if not order.waiting and order.filler is not None:
+            order.filler.cancel()
+            order.filler = None
+
+    async def _fill(self, group: str, room_id: int) -> None:
+        """After `GAP_WAIT`, relay what is still missing from the database, then what waited."""
+        await asyncio.sleep(GAP_WAIT)
+        order = self.orders[group]
+        try:
+            missing, _ = await database_sync_to_async(messages.history)(
+                room=Room(pk=room_id), after=order.last, limit=len(order.waiting) + 100
+            )
+        except Exception:
+            log.warning("Reading messages missed by the fan-out failed", exc_info=True)
+            missing = []
+        for message in missing:
+            text = protocol.encode(protocol.message_frame(message))
+            await self._relay({"type": "chat.frame", "group": group, "text": text, "skip": None})
+            order.last = max(order.last or 0, message.pk)
+        for follows in sorted(order.waiting):
+            event = order.waiting.pop(follows)
+            if event["id"] > (order.last or 0):
+                await self._relay(event)
+                order.last = event["id"]
+        order.filler = None
+
+    async def _relay(self, event: dict[str, Any]) -> None:
+        message = {"type": "websocket.send", "text": event["text"]}
+        for subscription in tuple(self.rooms.get(event.get("group", ""), ())):
+            await subscription.push(event, message)
+
+    async def _receive(self) -> list[dict[str, Any]]:
+        """What waits on the process channel: in batches from Redis (chat.layers), one by one
+        from the in-memory layer of a single process."""
+        if isinstance(self.layer, WaitingRedisChannelLayer):
+            return await self.layer.receive_batch(self.channel)
+        return [await self.layer.receive(self.channel)]
 
     async def _renew(self) -> None:
         """Re-join every group now and then: it refreshes the layer's group expiry, and

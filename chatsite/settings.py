@@ -103,6 +103,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Per process and per pool (the channel layer's, and presence and rate limits'); tasks past it
 # wait for a free connection.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=100)
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -119,7 +120,9 @@ if REDIS_URL:
                     }
                 ],
                 # A burst into one room must not overflow a socket's channel (default 100).
-                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
+                "capacity": CHANNEL_CAPACITY,
+                # A worker's fan-out channel (chat.fanout) carries the events of all its rooms.
+                "channel_capacity": {"fanout.*": 10 * CHANNEL_CAPACITY},
                 "expiry": 60,
                 "group_expiry": 86400,
             },

@@ -111,6 +111,28 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
         await client.stop()
 
 
+async def test_a_message_stored_without_its_broadcast_reaches_open_sockets_before_the_next(
+    open_socket, alice, bob, public_room
+):
+    """As when a worker dies between storing a message and broadcasting it: the room's next
+    message names it as the one it follows, so open sockets get it from the database, first."""
+    await sync_to_async(rooms.open_room)(user=bob, slug=public_room.slug)
+    a = await open_socket(alice, public_room.slug)
+    b = await open_socket(bob, public_room.slug)
+    await a.send("message.send", body="before", client_id="gap-1")
+    for sock in (a, b):
+        await sock.expect("message")
+    lost = await sync_to_async(Message.objects.create)(
+        room=public_room, author=alice, body="never broadcast"
+    )
+    await a.send("message.send", body="after", client_id="gap-3")
+    for sock in (a, b):
+        missed = (await sock.expect("message", timeout=10))["message"]
+        assert (missed["id"], missed["body"]) == (lost.pk, "never broadcast")
+        assert (await sock.expect("message"))["message"]["body"] == "after"
+        await sock.expect_silence(0.5)
+
+
 async def test_a_redis_restart_mid_stream_loses_nothing_accepted(
     daphne, alice, bob, public_room, tmp_path
 ):

@@ -95,10 +95,19 @@ def _lock_for_post(author: AbstractBaseUser, room_id: int, client_id: str | None
     stored before under `client_id`), `last_message_id` (the room's newest message: the one
     a new message follows, see `chat.fanout`).
 
-    One query instead of five built by the ORM: compiling those cost more CPU than all the
-    rest of a post (docs/performance.md). SQLite has no row locks; its writers already wait
-    for each other from the start of their transaction (`transaction_mode`).
+    The lock is its own statement, taken before the reads: in PostgreSQL's READ COMMITTED a
+    statement sees the database as of its start, so reads made in the statement that waited
+    for the lock would miss what its previous holder committed (the message a new one
+    follows, a `client_id` just stored). The reads are one statement instead of five built
+    by the ORM: compiling those cost more CPU than all the rest of a post
+    (docs/performance.md). SQLite has no row locks; its writers already wait for each other
+    from the start of their transaction (`transaction_mode`).
     """
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {Room._meta.db_table} WHERE id = %s FOR UPDATE", [room_id]
+            )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     sql = _POSTING.format(
         room=Room._meta.db_table,
@@ -107,8 +116,6 @@ def _lock_for_post(author: AbstractBaseUser, room_id: int, client_id: str | None
         mute=Mute._meta.db_table,
         message=Message._meta.db_table,
     )
-    if connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF r"
     params = [author.pk, author.pk, now, author.pk, now, author.pk, client_id, room_id]
     locked = next(iter(Room.objects.raw(sql, params)), None)
     if locked is None:

@@ -1,5 +1,10 @@
-"""Django admin for moderators. Every act that changes what users see goes through the services
-(`chat.moderation`, `chat.messages`), so it is logged and reaches live sockets at once."""
+"""Django admin for moderators. Every act that changes what users see or may do goes through the
+services (`chat.moderation`, `chat.rooms`, `chat.messages`), so it is checked against the actor's
+rank, logged, and reaches live sockets at once. Nothing here writes a membership, a role, a
+sanction or an account's rights by itself; what the service would refuse is refused first, as a
+form error or a missing delete button, so that no act is left half done."""
+
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,8 +15,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import messages as chat_messages
-from . import moderation
-from .errors import ChatError
+from . import moderation, policy, rooms
+from .errors import ChatError, Forbidden
 from .models import (
     Block,
     BlockedTerm,
@@ -27,21 +32,74 @@ from .models import (
 User = get_user_model()
 
 
+class CheckedForm(forms.BaseForm):
+    """Mixed into an admin's form: `clean` asks the admin's `check_form` what the service would
+    refuse this actor, and shows it as a form error."""
+
+    actor = None
+    check = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            type(self).check(self.actor, self, data)
+        except ChatError as exc:
+            raise ValidationError(exc.message) from None
+        return data
+
+
+class CheckedAdmin(admin.ModelAdmin):
+    """An admin whose saves and deletions go through a service: `check_form` and
+    `check_delete` raise the `ChatError` the service would."""
+
+    def check_form(self, actor, form: forms.BaseForm, data: dict[str, Any]) -> None:
+        pass
+
+    def check_delete(self, actor, obj) -> None:
+        pass
+
+    def get_form(self, request: HttpRequest, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        check = self.check_form
+        return type(
+            form.__name__,
+            (CheckedForm, form),
+            {"actor": request.user, "check": staticmethod(check)},
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        if not super().has_delete_permission(request, obj):
+            return False
+        try:
+            if obj is not None:
+                self.check_delete(request.user, obj)
+        except ChatError:
+            return False
+        return True
+
+
 class MembershipInline(admin.TabularInline):
+    """Who is in the room, to read: members are added, re-roled and removed on the Memberships
+    page, through the services."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
     fields = ["user", "role", "joined", "last_read"]
-    readonly_fields = ["joined", "last_read"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(CheckedAdmin):
     list_display = ["name", "slug", "kind", "posting", "slow_mode_seconds", "created"]
     list_filter = ["kind", "posting", "created"]
     search_fields = ["name", "slug", "topic"]
-    prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    add_fields = ["name", "kind", "topic"]
+    readonly_fields = ["slug", "kind", "created_by", "created"]
 
     # Changing these is a moderation act: logged, and announced to the room's sockets.
     moderated = {
@@ -51,9 +109,36 @@ class RoomAdmin(admin.ModelAdmin):
     }
     service_argument = {"topic": "topic", "slow_mode_seconds": "seconds", "posting": "posting"}
 
+    def get_inlines(self, request: HttpRequest, obj=None) -> list:
+        return self.inlines if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is None:
+            return self.add_fields
+        return [*self.readonly_fields, "name", *self.moderated]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return self.readonly_fields if obj is not None else []
+
+    def check_form(self, actor, form: forms.BaseForm, data: dict[str, Any]) -> None:
+        if form.instance.pk is None:
+            if data.get("kind") == Room.Kind.DIRECT:
+                raise Forbidden("Direct rooms are made by their two people, not here.")
+            if "name" in data:
+                rooms.clean_name(data["name"])
+
     def save_model(self, request: HttpRequest, obj: Room, form, change: bool) -> None:
         if not change:
-            super().save_model(request, obj, form, change)
+            # A room made here is made as anywhere else: its maker owns it.
+            made = rooms.create_room(
+                creator=request.user, name=obj.name, kind=obj.kind, topic=obj.topic
+            )
+            obj.pk, obj.slug, obj.created_by, obj.created = (
+                made.pk,
+                made.slug,
+                made.created_by,
+                made.created,
+            )
             return
         original = Room.objects.get(pk=obj.pk)
         wanted = {field: getattr(obj, field) for field in self.moderated}
@@ -66,11 +151,50 @@ class RoomAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(CheckedAdmin):
+    """Adding, re-roling and removing members, each through the service the room settings
+    page uses: checked against the actor's rank, logged, effective on live sockets."""
+
     list_display = ["user", "room", "role", "joined"]
     list_filter = ["role", "room__kind"]
     search_fields = ["user__username", "room__name", "room__slug"]
     autocomplete_fields = ["user", "room"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is None:
+            return ["joined", "last_read", "last_write"]
+        return ["room", "user", "joined", "last_read", "last_write"]
+
+    def check_form(self, actor, form: forms.BaseForm, data: dict[str, Any]) -> None:
+        member = form.instance
+        room = data.get("room") or (member.room if member.pk else None)
+        user = data.get("user") or (member.user if member.pk else None)
+        if room is None or user is None:
+            return
+        if member.pk is None:
+            policy.check_may_add_member(actor, room)
+        if data.get("role", Membership.Role.MEMBER) != (member.role if member.pk else "member"):
+            policy.check_may_set_role(actor, user, room, data["role"])
+
+    def check_delete(self, actor, obj: Membership) -> None:
+        policy.check_may_remove(actor, obj.user, obj.room)
+
+    def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
+        if not change:
+            made = rooms.add_member(actor=request.user, room=obj.room, username=obj.user.username)
+            obj.pk, obj.joined, role = made.pk, made.joined, obj.role
+            obj.role = made.role
+            if role != made.role:
+                moderation.set_role(actor=request.user, room=obj.room, user=obj.user, role=role)
+        elif "role" in form.changed_data:
+            moderation.set_role(actor=request.user, room=obj.room, user=obj.user, role=obj.role)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        moderation.remove_member(actor=request.user, room=obj.room, user=obj.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for membership in queryset.select_related("room", "user"):
+            self.delete_model(request, membership)
 
 
 @admin.register(Message)
@@ -100,32 +224,9 @@ class MessageAdmin(admin.ModelAdmin):
             self.delete_model(request, message)
 
 
-class ActorForm(forms.ModelForm):
-    """Refuses, as a form error, what the moderation service would refuse for this actor."""
-
-    actor = None
-
-    def clean(self) -> dict:
-        data = super().clean()
-        room, user = data.get("room"), data.get("user")
-        if room and user:
-            try:
-                moderation.check_may_act(self.actor, user, room)
-            except ChatError as exc:
-                raise ValidationError(exc.message) from None
-        return data
-
-
-class ActorFormMixin:
-    form = ActorForm
-
-    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
-
-
-class SanctionAdmin(ActorFormMixin, admin.ModelAdmin):
-    """Bans and mutes: saved and lifted by the moderation service, never by the admin."""
+class SanctionAdmin(CheckedAdmin):
+    """Bans and mutes: imposed, replaced and lifted by the moderation service, never by the
+    admin, and only by someone who outranks the person and whoever imposed it."""
 
     list_display = ["user", "room", "until", "reason", "created_by", "created"]
     list_filter = ["until", "created"]
@@ -134,6 +235,15 @@ class SanctionAdmin(ActorFormMixin, admin.ModelAdmin):
     fields = ["room", "user", "until", "reason", "created_by", "created"]
     readonly_fields = ["created_by", "created"]
     impose = lift = None  # the service functions, per model
+
+    def check_form(self, actor, form: forms.BaseForm, data: dict[str, Any]) -> None:
+        room, user = data.get("room"), data.get("user")
+        if room and user:
+            existing = self.model.objects.filter(room=room, user=user).first()
+            policy.check_may_sanction(actor, user, room, existing)
+
+    def check_delete(self, actor, obj) -> None:
+        policy.check_may_sanction(actor, obj.user, obj.room, obj)
 
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
         made = type(self).impose(
@@ -275,19 +385,45 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class ChatUserAdmin(UserAdmin):
-    """Auth's user admin, with (de)activation going through the moderation service."""
+class ChatUserAdmin(CheckedAdmin, UserAdmin):
+    """Auth's user admin, with (de)activation, staff rights and deletion going through the
+    moderation service: checked against the actor's rank, logged, and effective on the user's
+    live sockets."""
 
     actions = [deactivate_users]
+    guarded = ("is_active", "is_staff", "is_superuser")
+
+    def check_form(self, actor, form: forms.BaseForm, data: dict[str, Any]) -> None:
+        if form.instance.pk is None:
+            return
+        changed = {field for field in self.guarded if field in form.changed_data}
+        if changed:
+            policy.check_may_act(actor, form.instance, None)
+        if changed & {"is_staff", "is_superuser"}:
+            policy.check_may_set_staff(actor, form.instance)
+
+    def check_delete(self, actor, obj) -> None:
+        policy.check_may_act(actor, obj, None)
 
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
-        if not change or "is_active" not in form.changed_data:
-            super().save_model(request, obj, form, change)
-            return
-        wanted = obj.is_active
-        obj.is_active = not wanted
+        changed = [field for field in self.guarded if field in form.changed_data] if change else []
+        wanted = {field: getattr(obj, field) for field in changed}
+        for field in changed:
+            setattr(obj, field, form.initial[field])
         super().save_model(request, obj, form, change)
-        try:
-            moderation.set_active(actor=request.user, user=obj, active=wanted)
-        except ChatError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+        if "is_active" in wanted:
+            moderation.set_active(actor=request.user, user=obj, active=wanted["is_active"])
+        if {"is_staff", "is_superuser"} & wanted.keys():
+            moderation.set_staff(
+                actor=request.user,
+                user=obj,
+                is_staff=wanted.get("is_staff", obj.is_staff),
+                is_superuser=wanted.get("is_superuser", obj.is_superuser),
+            )
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        moderation.delete_account(actor=request.user, user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for user in queryset:
+            self.delete_model(request, user)

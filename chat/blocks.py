@@ -2,26 +2,15 @@
 
 A block works in both directions, so a blocker cannot message the person they block either;
 that way neither side can tell from the error who blocked whom.
+
+The checks (is there a block between two people?) are `chat.policy`'s; these are the acts.
 """
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q
 
 from .errors import Invalid, NotFound
 from .models import Block
-
-
-def between(a: AbstractBaseUser, b: AbstractBaseUser) -> bool:
-    return Block.objects.filter(Q(blocker=a, blocked=b) | Q(blocker=b, blocked=a)).exists()
-
-
-def blocked_with(user: AbstractBaseUser, others: list[int]) -> set[int]:
-    """Which of the users `others` (ids) block `user`, or are blocked by them."""
-    pairs = Block.objects.filter(
-        Q(blocker=user, blocked_id__in=others) | Q(blocked=user, blocker_id__in=others)
-    ).values_list("blocker_id", "blocked_id")
-    return {a if a != user.pk else b for a, b in pairs}
 
 
 def block(*, blocker: AbstractBaseUser, username: str) -> Block:

@@ -8,17 +8,19 @@ Who hears of a message beyond the room's own sockets: in a direct room both peop
 sockets elsewhere (`notify`); in other rooms the members it mentions by `@username`.
 """
 
+import datetime
 import re
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import blocks, broadcast, moderation, protocol, rooms
-from .errors import Forbidden, Invalid, NotFound, TooLong
-from .models import Membership, Message, Mute, Room, RoomBan
+from . import broadcast, policy, protocol, rooms
+from .errors import Forbidden, Invalid, NotFound, TooLong, Unauthenticated
+from .models import Membership, Message, ModerationLog, Mute, Room, RoomBan
 
 # Django usernames are letters, digits and @.+-_; a trailing '.' is punctuation, not the name.
 MENTION = re.compile(r"(?<![\w@])@([\w.@+-]*[\w@+-])")
@@ -41,28 +43,17 @@ def post(
     """Store a message and broadcast it; a repeated `client_id` stores nothing and returns the
     original, broadcast to the room again (see `_resend`).
 
-    The room's rules (bans, mutes, slow mode, posting policy, blocked terms) are read from the
-    locked row, so a change a moderator just made holds for sockets opened before it.
+    The room's rules (bans, mutes, slow mode, posting policy, blocks, blocked terms) are read
+    from the locked row, so a change a moderator just made holds for sockets opened before it.
     """
     body = clean_body(body)
     with transaction.atomic():
-        room = _lock_for_post(author, room.pk, client_id)
+        room, writer = _lock_for_write(author, room.pk, client_id=client_id)
         if room.existing_id is not None:
             existing = _by_client_id(author, room, client_id)
             _resend(existing)
             return existing, False
-        if room.author_role is None:
-            raise Forbidden("You are not a member of this room.")
-        moderation.check_may_post(
-            author,
-            room,
-            role=room.author_role,
-            banned=room.ban_id is not None,
-            muted=room.mute_id is not None,
-        )
-        if room.kind == Room.Kind.DIRECT and _blocked(author, room):
-            raise Forbidden("You cannot message this user.")
-        body = moderation.filter_terms(body)
+        body = _check_write(author, room, writer, body)
         # No other transaction can store this client_id meanwhile: it would hold the room's lock.
         message = Message.objects.create(room=room, author=author, body=body, client_id=client_id)
         broadcast.on_commit(
@@ -77,23 +68,32 @@ def post(
     return message, True
 
 
-_POSTING = """
-SELECT r.*, m.role AS author_role, b.id AS ban_id, u.id AS mute_id, e.id AS existing_id,
+_WRITING = """
+SELECT r.*, a.is_active AS author_active, a.is_staff AS author_staff,
+    a.is_superuser AS author_superuser, m.role AS author_role, m.last_write AS author_last_write,
+    b.id AS ban_id, u.id AS mute_id, {existing} AS existing_id,
     (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id
 FROM {room} r
-LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = %s
-LEFT JOIN {ban} b ON b.room_id = r.id AND b.user_id = %s AND (b.until IS NULL OR b.until > %s)
-LEFT JOIN {mute} u ON u.room_id = r.id AND u.user_id = %s AND u.until > %s
-LEFT JOIN {message} e ON e.room_id = r.id AND e.author_id = %s AND e.client_id = %s
+LEFT JOIN {user} a ON a.id = %s
+LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = a.id
+LEFT JOIN {ban} b ON b.room_id = r.id AND b.user_id = a.id AND (b.until IS NULL OR b.until > %s)
+LEFT JOIN {mute} u ON u.room_id = r.id AND u.user_id = a.id AND u.until > %s
 WHERE r.id = %s"""
+_EXISTING = (
+    "(SELECT e.id FROM {message} e WHERE e.room_id = r.id AND e.author_id = a.id"
+    " AND e.client_id = %s)"
+)
 
 
-def _lock_for_post(author: AbstractBaseUser, room_id: int, client_id: str | None) -> Room:
+def _lock_for_write(
+    author: AbstractBaseUser, room_id: int, *, client_id: str | None = None
+) -> tuple[Room, policy.Writer]:
     """The room's row, locked (ids in a room then follow commit order, see the module
-    docstring), with what deciding on a post needs from other tables: `author_role` (None for
-    a non-member), `ban_id` and `mute_id` (a ban or mute in force), `existing_id` (a message
-    stored before under `client_id`), `last_message_id` (the room's newest message: the one
-    a new message follows, see `chat.fanout`).
+    docstring; and two writes of one author cannot both pass slow mode), with what deciding on
+    a write needs from other tables, read fresh: the author's rank, ban, mute and slow-mode
+    interval (`policy.Writer`); `existing_id` (a message stored before under `client_id`);
+    `last_message_id` (the room's newest message: the one a new message follows, see
+    `chat.fanout`).
 
     The lock is its own statement, taken before the reads: in PostgreSQL's READ COMMITTED a
     statement sees the database as of its start, so reads made in the statement that waited
@@ -109,18 +109,51 @@ def _lock_for_post(author: AbstractBaseUser, room_id: int, client_id: str | None
                 f"SELECT id FROM {Room._meta.db_table} WHERE id = %s FOR UPDATE", [room_id]
             )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    sql = _POSTING.format(
-        room=Room._meta.db_table,
-        membership=Membership._meta.db_table,
-        ban=RoomBan._meta.db_table,
-        mute=Mute._meta.db_table,
-        message=Message._meta.db_table,
-    )
-    params = [author.pk, author.pk, now, author.pk, now, author.pk, client_id, room_id]
+    tables = {
+        "room": Room._meta.db_table,
+        "user": get_user_model()._meta.db_table,
+        "membership": Membership._meta.db_table,
+        "ban": RoomBan._meta.db_table,
+        "mute": Mute._meta.db_table,
+        "message": Message._meta.db_table,
+    }
+    existing = _EXISTING.format(**tables) if client_id is not None else "NULL"
+    sql = _WRITING.format(existing=existing, **tables)
+    params = [*([client_id] if client_id is not None else []), author.pk, now, now, room_id]
     locked = next(iter(Room.objects.raw(sql, params)), None)
     if locked is None:
         raise NotFound("This room no longer exists.")
-    return locked
+    if not locked.author_active:
+        raise Unauthenticated("This account is no longer active.")
+    last_write = locked.author_last_write
+    if last_write is not None and timezone.is_naive(last_write):  # SQLite, through raw()
+        last_write = timezone.make_aware(last_write, datetime.UTC)
+    writer = policy.Writer(
+        rank=policy.rank_of(
+            is_superuser=locked.author_superuser,
+            is_staff=locked.author_staff,
+            role=locked.author_role,
+        ),
+        member=locked.author_role is not None,
+        banned=locked.ban_id is not None,
+        muted=locked.mute_id is not None,
+        last_write=last_write,
+    )
+    return locked, writer
+
+
+def _check_write(author: AbstractBaseUser, room: Room, writer: policy.Writer, body: str) -> str:
+    """Every rule of posting, for a message or an edit: the body as it may be stored."""
+    policy.check_may_write(author, room, writer)
+    policy.check_not_blocked(author, room)
+    body = policy.filter_terms(body)
+    _start_interval(author, room, writer)
+    return body
+
+
+def _start_interval(author: AbstractBaseUser, room: Room, writer: policy.Writer) -> None:
+    if policy.slow_mode_applies(room, writer):
+        Membership.objects.filter(room=room, user=author).update(last_write=timezone.now())
 
 
 def _resend(message: Message) -> None:
@@ -150,16 +183,16 @@ def send_direct(
     return post(author=author, room=room, body=body, client_id=client_id)
 
 
-def _blocked(author: AbstractBaseUser, room: Room) -> bool:
-    partner = Membership.objects.filter(room=room).exclude(user=author).select_related("user")
-    return any(blocks.between(author, member.user) for member in partner)
-
-
 def _to_notify(message: Message) -> list[int]:
     """Both people of a direct room (the author's other sockets follow the conversation too);
-    elsewhere, the members mentioned."""
+    elsewhere, the members mentioned. Never someone banned from the room, nor, for a mention,
+    someone who blocks the author or whom the author blocks."""
     if message.room.kind == Room.Kind.DIRECT:
-        return list(Membership.objects.filter(room=message.room).values_list("user_id", flat=True))
+        targets = list(
+            Membership.objects.filter(room=message.room).values_list("user_id", flat=True)
+        )
+        banned = policy.banned_user_ids(message.room_id, targets)
+        return [user_id for user_id in targets if user_id not in banned]
     if "@" not in message.body:
         return []  # most messages: building even an unused queryset costs more than the rest
     mentioned = set(MENTION.findall(message.body))
@@ -172,32 +205,34 @@ def _to_notify(message: Message) -> list[int]:
     )
     if not targets:
         return []
-    # Someone who blocks the author (or whom the author blocks) is not pinged by them.
-    blocked = blocks.blocked_with(message.author, targets)
-    return [user_id for user_id in targets if user_id not in blocked]
-
-
-def _editable(actor: AbstractBaseUser, room: Room, message_id: int) -> Message:
-    message = (
-        Message.objects.visible()
-        .select_related("room", "author")
-        .select_for_update()
-        .filter(pk=message_id, room=room)
-        .first()
+    silenced = policy.blocked_with(message.author, targets) | policy.banned_user_ids(
+        message.room_id, targets
     )
+    return [user_id for user_id in targets if user_id not in silenced]
+
+
+def visible_message(room: Room, message_id: int, *, lock: bool = False) -> Message:
+    """A message of this room that is not deleted, or `NotFound`; an id from another room is
+    not found either."""
+    messages = Message.objects.visible().select_related("room", "author")
+    if lock:
+        messages = messages.select_for_update()
+    message = messages.filter(pk=message_id, room=room).first()
     if message is None:
         raise NotFound("No such message in this room.")
-    if message.author_id != actor.pk and not moderation.is_moderator(actor, room):
-        raise Forbidden("Only the author or a moderator may change this message.")
     return message
 
 
 def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> Message:
-    """Blocked terms apply to the new text as to a new message."""
-    body = moderation.filter_terms(clean_body(body))
+    """Only the author rewrites a message (moderators delete, never rewrite), and only under
+    every rule of posting: an edit reaches the room as a new message does."""
+    body = clean_body(body)
     with transaction.atomic():
-        message = _editable(actor, room, message_id)
-        message.body = body
+        room, writer = _lock_for_write(actor, room.pk)
+        message = visible_message(room, message_id, lock=True)
+        if message.author_id != actor.pk:
+            raise Forbidden("Only its author may edit a message.")
+        message.body = _check_write(actor, room, writer, body)
         message.edited = timezone.now()
         message.save(update_fields=["body", "edited"])
         broadcast.on_commit(
@@ -209,15 +244,18 @@ def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> 
 
 
 def delete(*, actor: AbstractBaseUser, room: Room, message_id: int, reason: str = "") -> None:
-    """Soft-delete; when a moderator deletes someone else's message, it is a moderation act."""
+    """Soft-delete, by the author or a moderator (rank read now); a moderator deleting someone
+    else's message is a moderation act, logged."""
     with transaction.atomic():
-        message = _editable(actor, room, message_id)
+        message = visible_message(room, message_id, lock=True)
+        if message.author_id != actor.pk and not policy.is_moderator(actor, room):
+            raise Forbidden("Only the author or a moderator may delete this message.")
         message.deleted = timezone.now()
         message.save(update_fields=["deleted"])
         if message.author_id != actor.pk:
-            moderation.log(
+            policy.log(
                 actor=actor,
-                action=moderation.Action.DELETE_MESSAGE,
+                action=ModerationLog.Action.DELETE_MESSAGE,
                 target=message.author,
                 room=room,
                 message=message,
@@ -236,7 +274,7 @@ def history(
     if before is not None and after is not None:
         raise Invalid("Give 'before' or 'after', not both.")
     messages = Message.objects.visible().filter(room=room).select_related("room", "author")
-    if after is not None:
+    if after is not None:  # after=0: from the room's first message
         page = list(messages.filter(id__gt=after).order_by("id")[: limit + 1])
         return page[:limit], len(page) > limit
     if before is not None:

@@ -49,6 +49,9 @@ class Membership(models.Model):
     joined = models.DateTimeField(default=timezone.now)
     # The id of the newest message this member has read; unread counts start after it.
     last_read = models.BigIntegerField(null=True, blank=True)
+    # When this member's last write (message, edit, reaction, upload) started a slow-mode
+    # interval; set only while the room is in slow mode.
+    last_write = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -188,6 +191,10 @@ class Report(models.Model):
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["status", "created"], name="report_queue")]
+        # Reporting a message again changes nothing: one voice per person.
+        constraints = [
+            models.UniqueConstraint(fields=["message", "reporter"], name="report_once_per_reporter")
+        ]
 
     def __str__(self) -> str:
         return f"Report #{self.pk} on message #{self.message_id}"
@@ -208,8 +215,11 @@ class ModerationLog(models.Model):
         POSTING = "posting", "Set posting policy"
         TOPIC = "topic", "Set topic"
         ROLE = "role", "Set role"
+        ADD_MEMBER = "add_member", "Add member"
         REMOVE_MEMBER = "remove_member", "Remove member"
         DISMISS_REPORT = "dismiss_report", "Dismiss report"
+        STAFF = "staff", "Set staff status"
+        DELETE_ACCOUNT = "delete_account", "Delete account"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

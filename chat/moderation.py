@@ -1,171 +1,25 @@
-"""Moderation: bans, mutes, slow mode, posting policy, roles, deactivation, reports, blocked terms.
+"""Moderation acts: bans, mutes, slow mode, posting policy, roles, members, accounts, reports.
+(Adding a member, an act too, is `chat.rooms.add_member`, beside joining and leaving.)
 
 One service for every entry point: Django admin (`save_model`, `delete_model`, actions), the
-room settings page of owners and moderators, and socket frames. Each act checks that the actor
-may do it, writes one `ModerationLog` row in the same transaction, and broadcasts its effect on
-live sockets only after the transaction commits.
-
-Standing decides who may act on whom: a superuser outranks staff, staff outrank a room's owner,
-who outranks its moderators, who outrank members. Nobody acts on an equal or a superior.
+room settings page of owners and moderators, and socket frames. Each act asks `chat.policy`
+whether the actor may (rank read fresh), writes one `ModerationLog` row in the same
+transaction, and broadcasts its effect on live sockets only after the transaction commits.
 """
 
-import functools
-import re
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import broadcast, messages, protocol, rooms
-from .errors import Forbidden, Invalid, Muted, NotFound, RateLimited, TooLong, Unauthenticated
-from .models import (
-    BlockedTerm,
-    Membership,
-    Message,
-    ModerationLog,
-    Mute,
-    Report,
-    Room,
-    RoomBan,
-    Sanction,
-)
+from . import broadcast, messages, policy, protocol
+from .errors import Forbidden, Invalid, NotFound, TooLong, Unauthenticated
+from .models import Membership, ModerationLog, Mute, Report, Room, RoomBan, Sanction
 
 Action = ModerationLog.Action
-REASON_MAX_LENGTH = 500
 SLOW_MODE_MAX_SECONDS = 6 * 3600
-ROLE_RANK = {Membership.Role.MEMBER: 0, Membership.Role.MODERATOR: 1, Membership.Role.OWNER: 2}
-
-
-def standing(user: AbstractBaseUser, room: Room | None, *, role: str | None = None) -> int:
-    """`role`: the user's role in `room` when the caller has read it already."""
-    if user.is_superuser:
-        return 4
-    if user.is_staff:
-        return 3
-    if room is None:
-        return 0
-    if role is None:
-        role = (
-            Membership.objects.filter(room=room, user=user).values_list("role", flat=True).first()
-        )
-    return ROLE_RANK.get(role, 0)
-
-
-def is_moderator(user: AbstractBaseUser, room: Room) -> bool:
-    """Staff, and the room's owner and moderators."""
-    return standing(user, room) >= ROLE_RANK[Membership.Role.MODERATOR]
-
-
-def require_moderator(actor: AbstractBaseUser, room: Room) -> None:
-    if not is_moderator(actor, room):
-        raise Forbidden("Only the room's moderators may do that.")
-
-
-def check_may_act(actor: AbstractBaseUser, target: AbstractBaseUser, room: Room) -> None:
-    """Raises unless `actor` may ban, mute, remove or re-role `target` in `room`."""
-    require_moderator(actor, room)
-    if actor.pk == target.pk or standing(actor, room) <= standing(target, room):
-        raise Forbidden("You cannot moderate someone of equal or higher standing.")
-
-
-def _clean_reason(reason: str) -> str:
-    reason = reason.strip()
-    if len(reason) > REASON_MAX_LENGTH:
-        raise TooLong(f"A reason may be at most {REASON_MAX_LENGTH} characters.")
-    return reason
-
-
-def log(
-    *,
-    actor: AbstractBaseUser | None,
-    action: str,
-    target: AbstractBaseUser | None = None,
-    room: Room | None = None,
-    message: Message | None = None,
-    detail: str = "",
-    reason: str = "",
-) -> ModerationLog:
-    return ModerationLog.objects.create(
-        actor=actor,
-        action=action,
-        target=target,
-        room=room,
-        message=message,
-        detail=detail[:200],
-        reason=_clean_reason(reason),
-    )
-
-
-def _until_text(until: datetime | None) -> str:
-    return f"until {until.isoformat(timespec='minutes')}" if until else "until lifted"
-
-
-# Checks that the other services make.
-
-
-def check_may_open(user: AbstractBaseUser, room: Room) -> None:
-    ban = RoomBan.objects.active().filter(room=room, user=user).first()
-    if ban is not None:
-        raise Forbidden(f"You are banned from this room {_until_text(ban.until)}.")
-
-
-def check_may_post(
-    user: AbstractBaseUser, room: Room, *, role: str, banned: bool, muted: bool
-) -> None:
-    """Bans, posting policy, mutes and slow mode, for a member of `role`. `room` must be fresh
-    (the locked row); `banned` and `muted` say whether a ban or a mute was in force when it was
-    read, so that only a refusal reads the sanction again (for its end)."""
-    if banned:
-        check_may_open(user, room)
-    moderator = standing(user, room, role=role) >= ROLE_RANK[Membership.Role.MODERATOR]
-    if room.posting == Room.Posting.MODERATORS and not moderator:
-        raise Forbidden("Only moderators may post in this room.")
-    mute = Mute.objects.active().filter(room=room, user=user).first() if muted else None
-    if mute is not None:
-        raise Muted(f"You are muted in this room {_until_text(mute.until)}.")
-    if room.slow_mode_seconds and not moderator:
-        # Deleted messages count too: deleting one's message does not buy another.
-        last = (
-            Message.objects.filter(room=room, author=user)
-            .order_by("-id")
-            .values_list("created", flat=True)
-            .first()
-        )
-        if last is not None:
-            wait = room.slow_mode_seconds - (timezone.now() - last).total_seconds()
-            if wait > 0:
-                raise RateLimited(
-                    f"Slow mode: one message every {room.slow_mode_seconds} s.", retry_after=wait
-                )
-
-
-@functools.lru_cache(maxsize=4096)
-def _term_pattern(term: str) -> re.Pattern:
-    # Whole words where the term starts or ends with a word character: "ass" spares "class".
-    start = r"\b" if re.match(r"\w", term) else ""
-    end = r"\b" if re.search(r"\w$", term) else ""
-    return re.compile(start + re.escape(term) + end, re.IGNORECASE)
-
-
-def filter_terms(body: str) -> str:
-    """Refuse a body with a blocked term, or mask the term, as each term is set in admin.
-
-    The terms are read on every message, so an edit in admin holds for the next one in every
-    process; by plain SQL, as the ORM's query compiling cost more than the query (every post
-    comes here)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT term, action FROM {BlockedTerm._meta.db_table} ORDER BY term")
-        terms = cursor.fetchall()
-    for term, action in terms:
-        pattern = _term_pattern(term)
-        if action == BlockedTerm.Action.REFUSE and pattern.search(body):
-            raise Forbidden("That message contains a blocked term.")
-        body = pattern.sub(lambda match: "*" * len(match.group()), body)
-    return body
-
-
-# Acts.
+RECONNECT_CLOSE_CODE = 4000  # rights changed: the client reconnects at once, with them
 
 
 def _impose(
@@ -178,24 +32,27 @@ def _impose(
     until: datetime | None,
     reason: str,
 ) -> Sanction:
-    check_may_act(actor, user, room)
+    """Impose, or replace, a sanction; replacing one undoes its imposer's act."""
+    reason = policy.clean_reason(reason)
     with transaction.atomic():
+        existing = model.objects.select_for_update().filter(room=room, user=user).first()
+        policy.check_may_sanction(actor, user, room, existing)
         made, _ = model.objects.update_or_create(
             room=room,
             user=user,
             defaults={
                 "until": until,
-                "reason": _clean_reason(reason),
+                "reason": reason,
                 "created_by": actor,
                 "created": timezone.now(),
             },
         )
-        log(
+        policy.log(
             actor=actor,
             action=action,
             target=user,
             room=room,
-            detail=_until_text(until),
+            detail=policy.until_text(until),
             reason=reason,
         )
     return made
@@ -210,10 +67,14 @@ def _lift(
     user: AbstractBaseUser,
     reason: str,
 ) -> None:
-    require_moderator(actor, room)
+    """Nobody lifts a sanction on themselves, on a superior, or one a superior imposed."""
     with transaction.atomic():
-        if model.objects.filter(room=room, user=user).delete()[0]:
-            log(actor=actor, action=action, target=user, room=room, reason=reason)
+        sanction = model.objects.select_for_update().filter(room=room, user=user).first()
+        policy.check_may_sanction(actor, user, room, sanction)
+        if sanction is None:
+            return
+        sanction.delete()
+        policy.log(actor=actor, action=action, target=user, room=room, reason=reason)
 
 
 def ban(
@@ -224,7 +85,8 @@ def ban(
     until: datetime | None = None,
     reason: str = "",
 ) -> RoomBan:
-    """Ban from a room: its sockets there close with 4403; reconnecting fails until it ends."""
+    """Ban from a room: its sockets there close with 4403; reconnecting fails until it ends,
+    and nothing of the room reaches them meanwhile (no mention, no unread count)."""
     with transaction.atomic():
         made = _impose(
             RoomBan, Action.BAN, actor=actor, room=room, user=user, until=until, reason=reason
@@ -247,7 +109,7 @@ def mute(
     until: datetime,
     reason: str = "",
 ) -> Mute:
-    """Mute in a room: `message.send` and `dm.send` there answer `muted` until `until`."""
+    """Mute in a room: every write there (messages, edits, `dm.send`) answers `muted`."""
     if until <= timezone.now():
         raise Invalid("A mute must end in the future.")
     return _impose(Mute, Action.MUTE, actor=actor, room=room, user=user, until=until, reason=reason)
@@ -266,14 +128,14 @@ def _room_changed(room: Room) -> None:
 
 
 def set_slow_mode(*, actor: AbstractBaseUser, room: Room, seconds: int, reason: str = "") -> None:
-    """Takes effect on open sockets at once: `messages.post` reads the room's row fresh."""
-    require_moderator(actor, room)
+    """Takes effect on open sockets at once: writes read the room's row fresh."""
+    policy.require_moderator(actor, room)
     if not 0 <= seconds <= SLOW_MODE_MAX_SECONDS:
         raise Invalid(f"Slow mode is 0 (off) to {SLOW_MODE_MAX_SECONDS} seconds.")
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(slow_mode_seconds=seconds)
         room.slow_mode_seconds = seconds
-        log(
+        policy.log(
             actor=actor,
             action=Action.SLOW_MODE,
             room=room,
@@ -284,75 +146,59 @@ def set_slow_mode(*, actor: AbstractBaseUser, room: Room, seconds: int, reason: 
 
 
 def set_posting(*, actor: AbstractBaseUser, room: Room, posting: str, reason: str = "") -> None:
-    require_moderator(actor, room)
+    policy.require_moderator(actor, room)
     if posting not in Room.Posting.values:
         raise Invalid("Posting is 'everyone' or 'moderators'.")
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(posting=posting)
         room.posting = posting
-        log(actor=actor, action=Action.POSTING, room=room, detail=posting, reason=reason)
+        policy.log(actor=actor, action=Action.POSTING, room=room, detail=posting, reason=reason)
         _room_changed(room)
 
 
 def set_topic(*, actor: AbstractBaseUser, room: Room, topic: str) -> None:
-    require_moderator(actor, room)
+    policy.require_moderator(actor, room)
     topic = " ".join(topic.split())
     if len(topic) > 200:
         raise TooLong("A topic may be at most 200 characters.")
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(topic=topic)
         room.topic = topic
-        log(actor=actor, action=Action.TOPIC, room=room, detail=topic[:200])
+        policy.log(actor=actor, action=Action.TOPIC, room=room, detail=topic[:200])
         _room_changed(room)
 
 
 def set_role(*, actor: AbstractBaseUser, room: Room, user: AbstractBaseUser, role: str) -> None:
     """The owner (or staff) names moderators; only staff hand over ownership."""
-    if role not in Membership.Role.values:
-        raise Invalid("A role is owner, moderator or member.")
-    if standing(actor, room) < ROLE_RANK[Membership.Role.OWNER]:
-        raise Forbidden("Only the room's owner may change roles.")
-    if role == Membership.Role.OWNER and not actor.is_staff:
-        raise Forbidden("Only staff may make someone an owner.")
-    check_may_act(actor, user, room)
+    policy.check_may_set_role(actor, user, room, role)
     with transaction.atomic():
         if not Membership.objects.filter(room=room, user=user).update(role=role):
             raise NotFound(f"{user.username} is not a member of this room.")
-        log(actor=actor, action=Action.ROLE, target=user, room=room, detail=role)
+        policy.log(actor=actor, action=Action.ROLE, target=user, room=room, detail=role)
 
 
 def remove_member(
     *, actor: AbstractBaseUser, room: Room, user: AbstractBaseUser, reason: str = ""
 ) -> None:
-    """Out of a private room: their sockets on it close with 4403."""
-    if room.kind == Room.Kind.DIRECT:
-        raise Forbidden("A direct conversation has exactly two people.")
-    check_may_act(actor, user, room)
+    """Out of a room: their sockets on it close with 4403 (chat.signals)."""
+    policy.check_may_remove(actor, user, room)
     with transaction.atomic():
         if Membership.objects.filter(room=room, user=user).delete()[0]:
-            log(actor=actor, action=Action.REMOVE_MEMBER, target=user, room=room, reason=reason)
-            broadcast.on_commit(
-                broadcast.close_user_sockets, user.pk, Forbidden.close_code, room_id=room.pk
-            )
-            broadcast.on_commit(
-                broadcast.to_room,
-                room.pk,
-                {"type": "members", "members": rooms.member_usernames(room)},
+            policy.log(
+                actor=actor, action=Action.REMOVE_MEMBER, target=user, room=room, reason=reason
             )
 
 
 def set_active(
     *, actor: AbstractBaseUser, user: AbstractBaseUser, active: bool, reason: str = ""
 ) -> None:
-    """Deactivating an account closes every socket of it, on every worker, with 4401."""
-    if not actor.is_staff:
-        raise Forbidden("Only staff may deactivate accounts.")
-    if actor.pk == user.pk or standing(actor, None) <= standing(user, None):
-        raise Forbidden("You cannot deactivate someone of equal or higher standing.")
+    """Deactivating an account closes every socket of it, on every worker, with 4401
+    (chat.signals sees the change, whichever path made it)."""
+    policy.check_may_act(actor, user, None)
     with transaction.atomic():
         type(user).objects.filter(pk=user.pk).update(is_active=active)
         user.is_active = active
-        log(
+        policy.log(
             actor=actor,
             action=Action.REACTIVATE if active else Action.DEACTIVATE,
             target=user,
@@ -362,14 +208,46 @@ def set_active(
             broadcast.on_commit(broadcast.close_user_sockets, user.pk, Unauthenticated.close_code)
 
 
+def set_staff(
+    *, actor: AbstractBaseUser, user: AbstractBaseUser, is_staff: bool, is_superuser: bool
+) -> None:
+    """Granting or withdrawing staff rights: only a superuser, on someone below them. The
+    user's sockets reconnect (`RECONNECT_CLOSE_CODE`), though rank is read fresh for every
+    act anyway."""
+    policy.check_may_set_staff(actor, user)
+    with transaction.atomic():
+        type(user).objects.filter(pk=user.pk).update(is_staff=is_staff, is_superuser=is_superuser)
+        user.is_staff, user.is_superuser = is_staff, is_superuser
+        detail = "superuser" if is_superuser else "staff" if is_staff else "no staff rights"
+        policy.log(actor=actor, action=Action.STAFF, target=user, detail=detail)
+        broadcast.on_commit(broadcast.close_user_sockets, user.pk, RECONNECT_CLOSE_CODE)
+
+
+def delete_account(*, actor: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> None:
+    """Staff delete an account below their rank; its sockets close with 4401 (chat.signals)."""
+    policy.check_may_act(actor, user, None)
+    with transaction.atomic():
+        policy.log(
+            actor=actor,
+            action=Action.DELETE_ACCOUNT,
+            target=user,
+            detail=user.get_username(),
+            reason=reason,
+        )
+        user.delete()
+
+
 # Reports.
 
 
 def report(*, reporter: AbstractBaseUser, room: Room, message_id: int, reason: str = "") -> Report:
-    message = Message.objects.visible().filter(pk=message_id, room=room).first()
-    if message is None:
-        raise NotFound("No such message in this room.")
-    return Report.objects.create(message=message, reporter=reporter, reason=_clean_reason(reason))
+    """A report for the moderators; reporting the same message again changes nothing."""
+    reason = policy.clean_reason(reason)
+    message = messages.visible_message(room, message_id)
+    made, _ = Report.objects.get_or_create(
+        message=message, reporter=reporter, defaults={"reason": reason}
+    )
+    return made
 
 
 RESOLUTIONS = ("delete", "delete_ban", "mute_1h", "mute_24h", "dismiss")
@@ -381,22 +259,24 @@ def resolve_report(*, actor: AbstractBaseUser, report: Report, resolution: str) 
         raise Invalid(f"A resolution is one of {', '.join(RESOLUTIONS)}.")
     message = report.message
     room = message.room
-    require_moderator(actor, room)
-    reason = f"report #{report.pk}" + (f": {report.reason}" if report.reason else "")
+    policy.require_moderator(actor, room)
+    reason = (f"report #{report.pk}" + (f": {report.reason}" if report.reason else ""))[
+        : policy.REASON_MAX_LENGTH
+    ]
     with transaction.atomic():
         if resolution == "dismiss":
-            log(
+            policy.log(
                 actor=actor,
                 action=Action.DISMISS_REPORT,
                 target=message.author,
                 room=room,
                 message=message,
-                reason=reason[:REASON_MAX_LENGTH],
+                reason=reason,
             )
         if resolution in ("delete", "delete_ban") and message.deleted is None:
             messages.delete(actor=actor, room=room, message_id=message.pk, reason=reason)
         if resolution == "delete_ban":
-            ban(actor=actor, room=room, user=message.author, reason=reason[:REASON_MAX_LENGTH])
+            ban(actor=actor, room=room, user=message.author, reason=reason)
         if resolution.startswith("mute_"):
             hours = int(resolution.removeprefix("mute_").removesuffix("h"))
             mute(
@@ -404,7 +284,7 @@ def resolve_report(*, actor: AbstractBaseUser, report: Report, resolution: str) 
                 room=room,
                 user=message.author,
                 until=timezone.now() + timedelta(hours=hours),
-                reason=reason[:REASON_MAX_LENGTH],
+                reason=reason,
             )
         Report.objects.filter(message=message, status=Report.Status.OPEN).update(
             status=Report.Status.DISMISSED if resolution == "dismiss" else Report.Status.RESOLVED,

@@ -16,6 +16,11 @@ MAX_DEPTH = 4
 MAX_ID = 2**63 - 1
 MAX_LIMIT = 100
 MAX_CLIENT_ID = 64
+# Bytes of messages in one frame (`ready`, `history`). Daphne refuses to send a frame over its
+# --websocket-max-message-size (256 KiB) as it refuses to receive one, and 100 long messages
+# (4,000 Chinese characters are 12 KB) would pass it: a page holds what fits, and says
+# `has_more`, so that a client pages on.
+MESSAGES_BUDGET = 128 * 1024
 
 
 def _refuse_constant(name: str) -> None:
@@ -79,8 +84,9 @@ def optional_text_field(frame: dict[str, Any], name: str, *, max_length: int) ->
     return text_field(frame, name, max_length=max_length)
 
 
-def _to_id(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+def _to_id(value: Any, name: str, *, zero: bool = False) -> int:
+    lowest = 0 if zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= MAX_ID:
         raise Invalid(f"'{name}' must be a positive integer id.")
     return value
 
@@ -89,9 +95,10 @@ def id_field(frame: dict[str, Any], name: str) -> int:
     return _to_id(frame.get(name), name)
 
 
-def optional_id_field(frame: dict[str, Any], name: str) -> int | None:
+def optional_id_field(frame: dict[str, Any], name: str, *, zero: bool = False) -> int | None:
+    """`zero`: 0 is allowed too, meaning "before the first" (`history after=0`)."""
     value = frame.get(name)
-    return None if value is None else _to_id(value, name)
+    return None if value is None else _to_id(value, name, zero=zero)
 
 
 def limit_field(frame: dict[str, Any], default: int) -> int:
@@ -119,6 +126,22 @@ def message_data(message: Message) -> dict[str, Any]:
         "edited": _iso(message.edited),
         "client_id": message.client_id,
     }
+
+
+def fit_messages(
+    messages: list[Message], *, keep_newest: bool
+) -> tuple[list[dict[str, Any]], bool]:
+    """The data of as many of `messages` (oldest first) as fit in `MESSAGES_BUDGET`, taken from
+    the newest end (a page back in time, or the latest) or the oldest (a page forward, catching
+    up); and whether some had to be left out."""
+    data = [message_data(m) for m in messages]
+    ordered = reversed(range(len(data))) if keep_newest else range(len(data))
+    used = 0
+    for kept, index in enumerate(ordered):
+        used += len(encode(data[index]).encode()) + 1
+        if used > MESSAGES_BUDGET and kept:
+            return (data[index + 1 :] if keep_newest else data[:index]), True
+    return data, False
 
 
 def room_data(room: Room) -> dict[str, Any]:

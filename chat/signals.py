@@ -1,12 +1,17 @@
-"""Auth events that must reach live sockets: Channels resolves the user only at the handshake."""
+"""Changes that must reach live sockets whichever path made them: Channels resolves the user only
+at the handshake, and admin, a shell or a cascade can change accounts and memberships without
+passing through a service.
+"""
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_delete, pre_delete, pre_save
 from django.dispatch import receiver
 
-from . import broadcast
-from .errors import Unauthenticated
+from . import broadcast, rooms
+from .errors import Forbidden, Unauthenticated
+from .models import Membership
+from .moderation import RECONNECT_CLOSE_CODE
 
 
 @receiver(user_logged_out, dispatch_uid="chat.close_sockets_on_logout")
@@ -22,17 +27,46 @@ def close_sockets_on_logout(sender, request, user, **kwargs) -> None:
     )
 
 
-@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="chat.password_change")
-def close_sockets_on_password_change(sender, instance, update_fields=None, **kwargs) -> None:
-    """A new password ends every session's sockets (4401); the browser that changed it
-    reconnects with its renewed session.
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="chat.account_change")
+def close_sockets_on_account_change(sender, instance, update_fields=None, **kwargs) -> None:
+    """A new password or a deactivation ends every socket of the account (4401; the browser
+    that changed the password reconnects with its renewed session); staff rights granted or
+    withdrawn make them reconnect (4000), to be served with the new rights.
 
-    Django sends no signal for a password change, and passwords change through the
-    password change view, the admin and `manage.py changepassword` alike: the save is the one
-    place that sees them all.
+    Django sends no signal for these, and they happen in views, the admin and
+    `manage.py changepassword` alike: the save is the one place that sees them all.
     """
-    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+    if instance.pk is None:
         return
-    old = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
-    if old is not None and old != instance.password:
+    watched = ("password", "is_active", "is_staff", "is_superuser")
+    if update_fields is not None and not set(watched) & set(update_fields):
+        return
+    old = sender.objects.filter(pk=instance.pk).values(*watched).first()
+    if old is None:
+        return
+    if old["password"] != instance.password or (old["is_active"] and not instance.is_active):
         broadcast.on_commit(broadcast.close_user_sockets, instance.pk, Unauthenticated.close_code)
+    elif (old["is_staff"], old["is_superuser"]) != (instance.is_staff, instance.is_superuser):
+        broadcast.on_commit(broadcast.close_user_sockets, instance.pk, RECONNECT_CLOSE_CODE)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="chat.account_deleted")
+def close_sockets_on_account_deleted(sender, instance, **kwargs) -> None:
+    """Before the cascade: its memberships' 4403 must not come first."""
+    broadcast.on_commit(broadcast.close_user_sockets, instance.pk, Unauthenticated.close_code)
+
+
+@receiver(post_delete, sender=Membership, dispatch_uid="chat.membership_deleted")
+def close_sockets_on_membership_deleted(sender, instance, **kwargs) -> None:
+    """Left, removed (the settings page, admin, a cascade): the person's sockets on the room
+    close with 4403, and the room hears its new member list."""
+    broadcast.on_commit(
+        broadcast.close_user_sockets,
+        instance.user_id,
+        Forbidden.close_code,
+        room_id=instance.room_id,
+    )
+    members = rooms.member_usernames(instance.room_id)
+    broadcast.on_commit(
+        broadcast.to_room, instance.room_id, {"type": "members", "members": members}
+    )

@@ -22,6 +22,7 @@ urlpatterns = [
     path("rooms/<slug:slug>/", views.room_detail, name="room"),
     path("rooms/<slug:slug>/members/", views.room_add_member, name="room_add_member"),
     path("rooms/<slug:slug>/settings/", views.room_settings, name="room_settings"),
+    path("rooms/<slug:slug>/leave/", views.room_leave, name="room_leave"),
     path("dm/<str:username>/", views.direct, name="direct"),
     path("settings/blocks/", views.block_settings, name="block_settings"),
     path("api/rooms/<slug:slug>/messages/", views.api_messages, name="api_messages"),

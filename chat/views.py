@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import blocks, messages, moderation, protocol, rooms
+from . import blocks, messages, moderation, policy, protocol, ratelimits, rooms
 from .errors import ChatError, Forbidden, NotFound
 from .forms import (
     AddMemberForm,
@@ -31,6 +31,12 @@ from .forms import (
     TopicForm,
 )
 from .models import Membership, Mute, RoomBan
+
+
+def _client_address(request: HttpRequest) -> str:
+    """Daphne puts the client's address here, from the proxy's X-Forwarded-For when it runs
+    with --proxy-headers (deploy/nginx.conf sets that header, never passes the client's)."""
+    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def _page_error(exc: NotFound | Forbidden) -> Exception:
@@ -51,6 +57,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("lobby")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:
+            ratelimits.check_sync("signup", _client_address(request))
+        except ChatError as exc:
+            form.add_error(None, exc.message)
+            return render(request, "registration/signup.html", {"form": form}, status=429)
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("lobby")
@@ -58,8 +69,12 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def _lobby_context(request: HttpRequest, form: RoomForm) -> dict:
-    lobby = rooms.lobby(request.user)
-    total = sum(entry.unread or 0 for entries in lobby.values() for entry in entries)
+    lobby = rooms.lobby(request.user, page=request.GET.get("page", 1))
+    total = sum(
+        entry.unread or 0
+        for entries in (lobby.public, lobby.private, lobby.direct)
+        for entry in entries
+    )
     return {"lobby": lobby, "form": form, "total_unread": total}
 
 
@@ -73,22 +88,26 @@ def lobby(request: HttpRequest) -> HttpResponse:
 @require_POST
 def room_create(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST)
+    status = 400
     if form.is_valid():
         try:
+            ratelimits.check_sync("room", request.user.pk)
             room = rooms.create_room(
                 creator=request.user, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"]
             )
         except ChatError as exc:
             form.add_error("name", exc.message)
+            status = exc.http_status
         else:
             return redirect("room", slug=room.slug)
-    return render(request, "chat/lobby.html", _lobby_context(request, form), status=400)
+    return render(request, "chat/lobby.html", _lobby_context(request, form), status=status)
 
 
 @login_required
 @require_GET
 def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     room, member = _open_or_raise(request, slug)
+    moderator = policy.is_moderator(request.user, room)
     return render(
         request,
         "chat/room.html",
@@ -96,9 +115,9 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "room": room,
             "member": member,
             "title": rooms.title_for(room, request.user),
-            "can_add_members": room.kind != room.Kind.DIRECT
-            and moderation.is_moderator(request.user, room),
-            "can_moderate": moderation.is_moderator(request.user, room),
+            "can_add_members": room.kind != room.Kind.DIRECT and moderator,
+            "can_moderate": moderator,
+            "can_leave": room.kind != room.Kind.DIRECT,
             "add_member_form": AddMemberForm(),
             "total_unread": rooms.total_unread(request.user),
         },
@@ -125,7 +144,7 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
     """The room's owner and moderators moderate it here; POST `action` names the form."""
     room, _ = _open_or_raise(request, slug)
     try:
-        moderation.require_moderator(request.user, room)
+        rank = policy.require_moderator(request.user, room)
     except Forbidden as exc:
         raise _page_error(exc) from None
     if request.method == "POST":
@@ -145,7 +164,6 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             flash.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("room_settings", slug=room.slug)
-    standing = moderation.standing(request.user, room)
     return render(
         request,
         "chat/room_settings.html",
@@ -157,7 +175,7 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
             .order_by("user__username"),
             "bans": RoomBan.objects.active().filter(room=room).select_related("user"),
             "mutes": Mute.objects.active().filter(room=room).select_related("user"),
-            "can_change_roles": standing >= moderation.ROLE_RANK[Membership.Role.OWNER],
+            "can_change_roles": rank >= policy.Rank.OWNER,
             "topic_form": TopicForm(initial={"topic": room.topic}),
             "slow_mode_form": SlowModeForm(initial={"seconds": room.slow_mode_seconds}),
             "posting_form": PostingForm(initial={"posting": room.posting}),
@@ -167,6 +185,22 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "moderation_log": room.moderation_log.select_related("actor", "target")[:50],
         },
     )
+
+
+@login_required
+@require_POST
+def room_leave(request: HttpRequest, slug: str) -> HttpResponse:
+    """Leave a public or private room; the lobby says so."""
+    try:
+        room = rooms.get_room(slug)
+        rooms.leave_room(user=request.user, room=room)
+    except NotFound as exc:
+        raise _page_error(exc) from None
+    except ChatError as exc:
+        flash.error(request, exc.message)
+        return redirect("room", slug=slug)
+    flash.success(request, f"You left {room.name}.")
+    return redirect("lobby")
 
 
 @login_required
@@ -274,7 +308,7 @@ def api_messages(request: HttpRequest, slug: str) -> JsonResponse:
         query = _query_fields(request, "before", "after", "limit")
         limit = protocol.limit_field(query, settings.CHAT_HISTORY_PAGE)
         before = protocol.optional_id_field(query, "before")
-        after = protocol.optional_id_field(query, "after")
+        after = protocol.optional_id_field(query, "after", zero=True)
         room, _ = rooms.open_room(user=request.user, slug=slug)
         page, has_more = messages.history(room=room, before=before, after=after, limit=limit)
     except ChatError as exc:

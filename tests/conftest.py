@@ -16,6 +16,7 @@ import websockets
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 
@@ -74,8 +75,23 @@ def carol(make_user):
 
 
 @pytest.fixture
+def staff(make_user):
+    """Staff with the chat app's admin permissions, as a site gives its moderators."""
+    user = make_user("staff", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="chat"))
+    return user
+
+
+@pytest.fixture
 def public_room(alice):
     return rooms.create_room(creator=alice, name="General", kind="public")
+
+
+@pytest.fixture
+def members(alice, bob, public_room):
+    """The public room, owned by alice, with bob a member."""
+    rooms.open_room(user=bob, slug=public_room.slug)
+    return public_room
 
 
 @pytest.fixture

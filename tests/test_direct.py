@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from django.test import Client
 
-from chat import blocks, messages, rooms
+from chat import blocks, messages, policy, rooms
 from chat.models import Membership, Message, Room
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,7 +47,7 @@ def test_dm_page_for_an_unknown_user_is_404_and_for_myself_says_why(alice):
 def test_a_direct_room_is_never_listed_as_public(alice, bob, carol):
     rooms.direct_room(user=alice, other=bob)
     lobby = _client(carol).get("/").context["lobby"]
-    assert lobby["public"] == [] and lobby["direct"] == []
+    assert lobby.public == [] and lobby.direct == []
 
 
 async def test_a_third_person_is_refused_over_http_and_the_socket(open_socket, alice, bob, carol):
@@ -166,10 +166,10 @@ def test_the_blocks_page_blocks_and_unblocks(alice, bob):
     client = _client(alice)
     assert client.get("/settings/blocks/").status_code == 200
     assert client.post("/settings/blocks/", {"username": "bob"}).status_code == 302
-    assert blocks.between(alice, bob)
+    assert policy.blocked_between(alice, bob)
     assert b"bob" in client.get("/settings/blocks/").content
     assert client.post("/settings/blocks/", {"unblock": "bob"}).status_code == 302
-    assert not blocks.between(alice, bob)
+    assert not policy.blocked_between(alice, bob)
 
 
 @pytest.mark.parametrize(("username", "error"), [("nobody", b"No user"), ("alice", b"yourself")])
@@ -293,7 +293,7 @@ def test_the_lobby_lists_direct_conversations_with_unread_count_and_last_message
     messages.post(author=alice, room=room, body="two")
     messages.mark_read(user=bob, room=room, message_id=first.pk)
     response = _client(bob).get("/")
-    [entry] = response.context["lobby"]["direct"]
+    [entry] = response.context["lobby"].direct
     assert (entry.title, entry.unread, entry.last_author, entry.last_body) == (
         "alice",
         1,

@@ -677,9 +677,11 @@ def _field_errors(frame: dict) -> set[str]:
         to_errors = _text_errors(frame, "to", USERNAME_MAX, optional=False)
         errors |= {"too_long", "not_found"} if "too_long" in to_errors else to_errors
     if type_ == "history":
-        for name in ("before", "after"):
-            if frame.get(name) is not None and not _is_id(frame[name]):
-                errors.add("invalid")
+        if frame.get("before") is not None and not _is_id(frame["before"]):
+            errors.add("invalid")
+        after = frame.get("after")
+        if after is not None and not (_is_id(after) or (type(after) is int and after == 0)):
+            errors.add("invalid")  # after=0 is allowed: from the room's first message
         if frame.get("before") is not None and frame.get("after") is not None:
             errors.add("invalid")
         limit = frame.get("limit", 50)
@@ -1108,7 +1110,8 @@ async def _open(user, slug: str) -> CommunicatorSocket:
 def test_fuzzed_frames_get_well_formed_replies_and_never_break_the_socket(
     alice, bob, carol, public_room, settings, caplog
 ):
-    settings.CHAT_RATE_MESSAGES = 10**6  # valid sends must not trip the rate limit
+    # Valid frames must not trip a rate limit.
+    settings.CHAT_RATE_LIMITS = {kind: (10**6, 1.0) for kind in settings.CHAT_RATE_LIMITS}
     settings.CHAT_HEARTBEAT_INTERVAL = 3600  # no presence traffic during the run
     caplog.set_level(logging.WARNING)
     seeded = _seed_rooms(alice, bob, carol, public_room)

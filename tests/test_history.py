@@ -25,6 +25,39 @@ async def test_newest_page_oldest_first(open_socket, alice, public_room, five):
     assert await _page(sock, limit=2) == (["m3", "m4"], True)
 
 
+async def test_after_zero_starts_from_the_rooms_first_message(
+    open_socket, client, alice, public_room, five
+):
+    """What a client that has seen nothing asks (the contract); it was refused as invalid."""
+    sock = await open_socket(alice, public_room.slug)
+    assert await _page(sock, after=0, limit=2) == (["m0", "m1"], True)
+    await sync_to_async(client.force_login)(alice)
+    page = await sync_to_async(client.get)(f"/api/rooms/{public_room.slug}/messages/?after=0")
+    assert [m["body"] for m in page.json()["messages"]] == ["m0", "m1", "m2", "m3", "m4"]
+
+
+async def test_a_page_of_long_messages_holds_what_fits_in_a_frame_and_says_has_more(
+    open_socket, alice, public_room
+):
+    """Daphne refuses to send a frame over 256 KiB: 100 messages of 4,000 Chinese characters
+    (12 KB each) failed with a server error."""
+    for _ in range(30):
+        await sync_to_async(messages.post)(author=alice, room=public_room, body="聊" * 4000)
+    sock = await open_socket(alice, public_room.slug)
+    assert 0 < len(sock.ready["messages"]) < 30
+    await sock.send("history", after=0, limit=100)
+    first = await sock.expect("history")
+    assert 0 < len(first["messages"]) < 30 and first["has_more"]
+    seen = [m["id"] for m in first["messages"]]
+    while True:
+        await sock.send("history", after=seen[-1], limit=100)
+        page = await sock.expect("history")
+        seen += [m["id"] for m in page["messages"]]
+        if not page["has_more"]:
+            break
+    assert len(seen) == len(set(seen)) == 30
+
+
 async def test_before_pages_backwards(open_socket, alice, public_room, five):
     sock = await open_socket(alice, public_room.slug)
     assert await _page(sock, before=five[3], limit=2) == (["m1", "m2"], True)

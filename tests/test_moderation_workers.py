@@ -5,12 +5,14 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
-from django.forms import MultiWidget
 from django.test import Client
 from django.utils import timezone
 
 from chat import messages, moderation, rooms
 from chat.models import Message, ModerationLog
+
+from .adminforms import form_data as _form_data
+from .adminforms import post as _post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,36 +28,6 @@ def admin_client_(make_user) -> Client:
 def setup(alice, bob, public_room, redis_layer, daphne):
     rooms.open_room(user=bob, slug=public_room.slug)
     return daphne(), daphne()
-
-
-def _post(client: Client, url: str, data: dict) -> int:
-    return client.post(url, data).status_code
-
-
-def _form_data(client: Client, url: str) -> dict:
-    """What the admin change form at `url` would POST unchanged, inlines included."""
-    response = client.get(url)
-    data: dict = {}
-
-    def add(form) -> None:
-        for name, field in form.fields.items():
-            bound = form[name]
-            value = bound.value()
-            if isinstance(field.widget, MultiWidget):
-                parts = field.widget.decompress(value)
-                data.update({f"{bound.html_name}_{i}": p or "" for i, p in enumerate(parts)})
-            elif isinstance(value, bool):
-                if value:
-                    data[bound.html_name] = "on"
-            elif value is not None:
-                data[bound.html_name] = value
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        add(inline.formset.management_form)
-        for form in inline.formset.forms:
-            add(form)
-    return data
 
 
 def _actions() -> list[str]:

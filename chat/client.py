@@ -39,6 +39,13 @@ UNAVAILABLE_RETRY = 1.0
 READY_TIMEOUT = 60.0
 
 
+def site_origin(url: str) -> str:
+    """The origin of the site a socket URL belongs to, which a cookie-authenticated handshake
+    must name (`ws://host:port/...` is the site `http://host:port`)."""
+    scheme, rest = url.split("://", 1)
+    return f"{'https' if scheme == 'wss' else 'http'}://{rest.split('/', 1)[0]}"
+
+
 class ChatClosed(Exception):
     """The server refused the connection for good (4401, 4403 or 4404)."""
 
@@ -121,7 +128,10 @@ class ChatClient:
             url = next(self._urls)
             try:
                 async with websockets.connect(
-                    url, additional_headers=self.headers, origin=self.origin, open_timeout=10
+                    url,
+                    additional_headers=self.headers,
+                    origin=self.origin or site_origin(url),
+                    open_timeout=10,
                 ) as socket:
                     self._socket = socket
                     failures = 0

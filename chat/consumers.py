@@ -1,9 +1,9 @@
 """The chat WebSockets. Every socket belongs to its user's group; a room socket also to its room's.
 
-Thin on purpose: parse a frame, look its type up in the class's explicit table, call a service,
-send the answer. Every refusal is a `ChatError`, which becomes an `error` frame while the socket
-stays open; nothing a client sends can make a consumer raise (which would close it with 1011
-and skip `disconnect`).
+Thin on purpose: parse a frame, look its type up in the class's explicit table, take a token
+from the user's bucket for what it costs, call a service, send the answer. Every refusal is a
+`ChatError`, which becomes an `error` frame while the socket stays open; nothing a client sends
+can make a consumer raise (which would close it with 1011 and skip `disconnect`).
 """
 
 import asyncio
@@ -17,8 +17,20 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import broadcast, fanout, messages, moderation, presence, protocol, ratelimits, rooms
-from .errors import ChatError, RateLimited, Unauthenticated, Unavailable, UnknownType
+from . import (
+    backpressure,
+    broadcast,
+    fanout,
+    messages,
+    moderation,
+    policy,
+    presence,
+    protocol,
+    ratelimits,
+    rooms,
+)
+from .errors import ChatError, NotFound, RateLimited, Unauthenticated, Unavailable, UnknownType
+from .middleware import session_user
 from .models import Membership, Room
 
 log = logging.getLogger(__name__)
@@ -27,37 +39,90 @@ USERNAME_MAX_LENGTH = 150
 FLOODING_CLOSE_CODE = 4429
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class UserSocket(AsyncJsonWebsocketConsumer):
     """What every chat socket does: authenticate, join the user's group, answer frames through
-    `handlers`, relay layer events, and leave cleanly."""
+    `handlers`, relay layer events, keep its entries fresh, and leave cleanly."""
 
     handlers: dict[str, Handler] = {}
     opened = False
-    # Consecutive `rate_limited` answers; a well-behaved client waits `retry_after` after one.
+    # `rate_limited` answers since the last frame that took effect; a well-behaved client waits
+    # `retry_after` after one.
     strikes = 0
     room: Room | None = None
     joined: list[str] = []
+    counted = False  # among the user's open sockets (chat.presence)
+    presence_entry = ""  # on its room's online list (chat.presence), for a room socket
+    dropped = False  # for leaving too much unread (chat.backpressure)
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Leave also when the consumer dies without a `disconnect` (its layer channel failed
+        while Redis was away, say): else its heartbeat would keep a gone socket present."""
+        transport = backpressure.transport_of(send)
+        if transport is not None:
+            send = self._bounded(send, transport)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.disconnect(1011)
+
+    def _bounded(self, send: Send, transport: Any) -> Send:
+        """`send`, dropping the connection instead once its peer leaves more than
+        `CHAT_SOCKET_BUFFER_MAX` bytes unread (chat.backpressure)."""
+        limit = settings.CHAT_SOCKET_BUFFER_MAX
+
+        async def bounded(message: dict[str, Any]) -> None:
+            if message["type"] == "websocket.send" and backpressure.backlog(transport) > limit:
+                if not self.dropped:
+                    self.dropped = True
+                    log.info("Dropping a socket that left over %d bytes unread", limit)
+                    backpressure.drop(transport)
+                return
+            await send(message)
+
+        return bounded
 
     async def connect(self) -> None:
+        """Accept at once, then find out who this is: the handshake is over before any
+        database work (see `middleware.session_user`), and a refusal is a close code the
+        client can read."""
         await self.accept()
-        user = self.scope["user"]
-        if not user.is_authenticated:
-            await self.close(code=Unauthenticated.close_code)
-            return
-        self.user = getattr(user, "_wrapped", user)
-        self.session = broadcast.session_digest(self.scope["session"].session_key)
         try:
+            await database_sync_to_async(self.identify)()
+            await self._admit()
             await self.open()
         except ChatError as exc:
-            await self.close(code=exc.close_code)
+            await self._leave()
+            await self.close(
+                code=FLOODING_CLOSE_CODE if isinstance(exc, RateLimited) else exc.close_code
+            )
         except Exception:
             log.exception("Opening a chat socket failed")
             await self._leave()
             await self.close(code=Unavailable.close_code)
         else:
             self.opened = True
+            self.heartbeat = asyncio.create_task(self._beat())
+
+    def identify(self) -> None:
+        """Who this is, in one database hop (a room socket also opens its room in it)."""
+        user = session_user(self.scope["session"])
+        if not user.is_authenticated:
+            raise Unauthenticated()
+        self.user = user
+        self.session = broadcast.session_digest(self.scope["session"].session_key)
+
+    async def _admit(self) -> None:
+        """Opening a socket costs work (a snapshot, groups, presence): a user opens a limited
+        number per period, and holds at most `CHAT_SOCKETS_PER_USER` at once, on all workers
+        together."""
+        await ratelimits.check("connect", self.user.pk)
+        self.counted = True
+        sockets = await presence.open_socket(self.user.pk, self.channel_name)
+        if sockets > settings.CHAT_SOCKETS_PER_USER:
+            raise RateLimited("Too many open sockets.")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its `aclose_old_connections()` before every handler: that
@@ -77,13 +142,20 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
 
-    async def __call__(self, scope, receive, send) -> None:
-        """Leave also when the consumer dies without a `disconnect` (its layer channel failed
-        while Redis was away, say): else its heartbeat would keep a gone socket present."""
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self.disconnect(1011)
+    async def _beat(self) -> None:
+        """Keep this socket's entries fresh and its groups joined. Re-adding the groups each
+        beat also restores them after Redis lost its data."""
+        while True:
+            # Jitter: sockets opened together (a reconnect storm) must not beat together.
+            await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL * random.uniform(0.8, 1.2))
+            try:
+                await self._join_groups()
+                room_id = self.room.pk if self.presence_entry else None
+                entry = self.presence_entry
+                if await presence.heartbeat(self.user.pk, self.channel_name, room_id, entry):
+                    presence.announce(room_id)  # an entry expired unseen: its worker died
+            except Exception:
+                log.warning("Chat heartbeat failed; retrying next beat", exc_info=True)
 
     async def disconnect(self, code: int) -> None:
         if self.opened:
@@ -91,9 +163,13 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             await self._leave()
 
     async def _leave(self) -> None:
+        if hasattr(self, "heartbeat"):
+            self.heartbeat.cancel()
         try:
             for group in self.joined:
                 await self.channel_layer.group_discard(group, self.channel_name)
+            if self.counted:
+                await presence.close_socket(self.user.pk, self.channel_name)
         except Exception:
             log.warning("Leaving a chat socket's groups failed", exc_info=True)
 
@@ -107,6 +183,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             if handler is None:
                 raise UnknownType(f"Unknown frame type {frame['type'][:50]!r}.")
             await handler(self, frame)
+            if frame["type"] != "ping":
+                self.strikes = 0
         except ChatError as exc:
             await self._refuse(exc, frame)
         except Exception:
@@ -135,11 +213,10 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         client_id = protocol.optional_text_field(
             frame, "client_id", max_length=protocol.MAX_CLIENT_ID
         )
-        await ratelimits.check_message(self.user.pk)
+        await ratelimits.check("message", self.user.pk)
         message, created = await database_sync_to_async(messages.send_direct)(
             author=self.user, to=to, body=body, client_id=client_id
         )
-        self.strikes = 0
         # A repeated client_id: the direct room hears the original again; a socket elsewhere
         # gets it as it would have heard it the first time.
         if not created and (self.room is None or self.room.pk != message.room_id):
@@ -185,8 +262,8 @@ def _unread_by_slug(user) -> dict[str, int]:
 def _snapshot(room: Room, user) -> dict[str, Any]:
     recent, _ = messages.history(room=room, limit=settings.CHAT_HISTORY_PAGE)
     snapshot = {
-        "members": rooms.member_usernames(room),
-        "messages": [protocol.message_data(m) for m in recent],
+        "members": rooms.member_usernames(room.pk),
+        "messages": protocol.fit_messages(recent, keep_newest=True)[0],
         "unread": _unread_by_slug(user),
     }
     if room.kind == Room.Kind.DIRECT:
@@ -201,63 +278,46 @@ def _snapshot(room: Room, user) -> dict[str, Any]:
 class ChatConsumer(UserSocket):
     """`/ws/rooms/<slug>/`: one room's socket."""
 
-    async def open(self) -> None:
+    def identify(self) -> None:
+        super().identify()
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        room, member = await database_sync_to_async(rooms.open_room)(user=self.user, slug=slug)
-        self.room = room
+        self.room, self.member = rooms.open_room(user=self.user, slug=slug)
+
+    async def open(self) -> None:
+        room = self.room
         await super().open()
         self.subscription = await fanout.current().subscribe(
             broadcast.room_group(room.pk), self.relay
         )
         self.presence_entry = presence.entry(self.user.username, self.channel_name)
-        self.online_seen, changed = await presence.join(room.pk, self.presence_entry)
+        online, changed = await presence.join(room.pk, self.presence_entry)
         snapshot = await database_sync_to_async(_snapshot)(room, self.user)
         await self.send_json(
             {
                 "type": "ready",
                 "room": protocol.room_data(room),
                 "me": {"username": self.user.username},
-                "online": self.online_seen,
-                "last_read": member.last_read,
+                "online": online,
+                "last_read": self.member.last_read,
                 **snapshot,
             }
         )
         await self.subscription.release()
         if changed:
-            await broadcast.presence(room.pk, self.online_seen)
-        self.heartbeat = asyncio.create_task(self._beat())
-
-    async def _beat(self) -> None:
-        """Keep this socket's presence fresh and its groups joined; announce what went stale.
-
-        Re-adding the groups each beat also restores them after Redis lost its data.
-        """
-        while True:
-            # Jitter: sockets opened together (a reconnect storm) must not beat together.
-            await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL * random.uniform(0.8, 1.2))
-            try:
-                await self._join_groups()
-                online = await presence.heartbeat(self.room.pk, self.presence_entry)
-                if online is not None and online != self.online_seen:
-                    self.online_seen = online
-                    await broadcast.presence(self.room.pk, online)
-            except Exception:
-                log.warning("Chat heartbeat failed; retrying next beat", exc_info=True)
+            presence.announce(room.pk)
 
     async def _leave(self) -> None:
-        if hasattr(self, "heartbeat"):
-            self.heartbeat.cancel()
         await super()._leave()
         if hasattr(self, "subscription"):
             try:
                 await fanout.current().unsubscribe(self.subscription)
             except Exception:
                 log.warning("Leaving a room's fan-out failed", exc_info=True)
-        if hasattr(self, "presence_entry"):
+        if self.presence_entry:
             try:
                 online = await presence.leave(self.room.pk, self.presence_entry)
                 if self.user.username not in online:
-                    await broadcast.presence(self.room.pk, online)
+                    presence.announce(self.room.pk)
             except Exception:
                 log.warning("Leaving a room's presence failed", exc_info=True)
 
@@ -266,69 +326,67 @@ class ChatConsumer(UserSocket):
         client_id = protocol.optional_text_field(
             frame, "client_id", max_length=protocol.MAX_CLIENT_ID
         )
-        await ratelimits.check_message(self.user.pk)
+        await ratelimits.check("message", self.user.pk)
+        # A repeated client_id comes back through the room, like a new one.
         await database_sync_to_async(messages.post)(
             author=self.user, room=self.room, body=body, client_id=client_id
         )
-        self.strikes = 0  # a repeated client_id comes back through the room, like a new one
 
     async def on_edit(self, frame: dict[str, Any]) -> None:
+        message_id = protocol.id_field(frame, "id")
+        body = protocol.text_field(frame, "body")
+        await ratelimits.check("edit", self.user.pk)
         await database_sync_to_async(messages.edit)(
-            actor=self.user,
-            room=self.room,
-            message_id=protocol.id_field(frame, "id"),
-            body=protocol.text_field(frame, "body"),
+            actor=self.user, room=self.room, message_id=message_id, body=body
         )
 
     async def on_delete(self, frame: dict[str, Any]) -> None:
+        message_id = protocol.id_field(frame, "id")
+        await ratelimits.check("edit", self.user.pk)
         await database_sync_to_async(messages.delete)(
-            actor=self.user, room=self.room, message_id=protocol.id_field(frame, "id")
+            actor=self.user, room=self.room, message_id=message_id
         )
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
-        if await presence.may_announce_typing(self.room.pk, self.user.pk):
-            await broadcast.to_room(
-                self.room.pk, {"type": "typing", "user": self.user.username}, skip_user=self.user.pk
-            )
+        if not await presence.may_announce_typing(self.room.pk, self.user.pk):
+            return
+        if self.room.kind == Room.Kind.DIRECT:
+            await database_sync_to_async(policy.check_not_blocked)(self.user, self.room)
+        await broadcast.to_room(
+            self.room.pk, {"type": "typing", "user": self.user.username}, skip_user=self.user.pk
+        )
 
     async def on_history(self, frame: dict[str, Any]) -> None:
+        before = protocol.optional_id_field(frame, "before")
+        after = protocol.optional_id_field(frame, "after", zero=True)
+        limit = protocol.limit_field(frame, settings.CHAT_HISTORY_PAGE)
+        await ratelimits.check("history", self.user.pk)
         page, has_more = await database_sync_to_async(messages.history)(
-            room=self.room,
-            before=protocol.optional_id_field(frame, "before"),
-            after=protocol.optional_id_field(frame, "after"),
-            limit=protocol.limit_field(frame, settings.CHAT_HISTORY_PAGE),
+            room=self.room, before=before, after=after, limit=limit
         )
-        await self.send_json(
-            {
-                "type": "history",
-                "messages": [protocol.message_data(m) for m in page],
-                "has_more": has_more,
-            }
-        )
+        data, cut = protocol.fit_messages(page, keep_newest=after is None)
+        await self.send_json({"type": "history", "messages": data, "has_more": has_more or cut})
 
     async def on_report(self, frame: dict[str, Any]) -> None:
+        message_id = protocol.id_field(frame, "id")
+        reason = protocol.optional_text_field(frame, "reason", max_length=policy.REASON_MAX_LENGTH)
+        await ratelimits.check("report", self.user.pk)
         report = await database_sync_to_async(moderation.report)(
-            reporter=self.user,
-            room=self.room,
-            message_id=protocol.id_field(frame, "id"),
-            reason=protocol.optional_text_field(
-                frame, "reason", max_length=moderation.REASON_MAX_LENGTH
-            )
-            or "",
+            reporter=self.user, room=self.room, message_id=message_id, reason=reason or ""
         )
         await self.send_json({"type": "report.ack", "id": report.pk})
 
     async def on_read(self, frame: dict[str, Any]) -> None:
+        message_id = protocol.id_field(frame, "id")
+        await ratelimits.check("read", self.user.pk)
         await database_sync_to_async(messages.mark_read)(
-            user=self.user, room=self.room, message_id=protocol.id_field(frame, "id")
+            user=self.user, room=self.room, message_id=message_id
         )
 
     async def relay(self, event: dict[str, Any], message: dict[str, Any]) -> None:
         """A room event from this process's fan-out, past the consumer's own event queue and
         straight to the server's `send` with the `websocket.send` shared by all sockets."""
-        if event["type"] == "chat.presence":
-            self.online_seen = event["online"]
-        elif event.get("skip") is not None and event["skip"] == self.user.pk:
+        if event.get("skip") is not None and event["skip"] == self.user.pk:
             return
         await self.base_send(message)
 
@@ -344,3 +402,10 @@ class ChatConsumer(UserSocket):
         "read": on_read,
         "ping": UserSocket.on_ping,
     }
+
+
+async def no_such_socket(scope, receive, send) -> None:
+    """Any other WebSocket path: accepted and closed with 4404, never a server error."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": NotFound.close_code})

@@ -1,7 +1,7 @@
 """Short-lived state shared by every worker: presence entries, throttles and rate-limit buckets.
 
 With `REDIS_URL` set it lives in Redis, so all Daphne processes agree; without it (one process,
-the in-memory channel layer) it lives in this process. Both stores answer the same five calls.
+the in-memory channel layer) it lives in this process. Both stores answer the same calls.
 Nothing here is worth a database write: it all expires by itself.
 """
 
@@ -16,6 +16,8 @@ from redis import asyncio as aioredis
 
 class Store(Protocol):
     async def touch(self, key: str, member: str, ttl: float) -> int: ...
+    async def touch_all(self, entries: list[tuple[str, str]], ttl: float) -> list[int]: ...
+    async def count(self, key: str, member: str, ttl: float) -> int: ...
     async def drop(self, key: str, member: str) -> None: ...
     async def alive(self, key: str) -> tuple[list[str], bool]: ...
     async def claim(self, key: str, ttl: float) -> bool: ...
@@ -38,6 +40,13 @@ class MemoryStore:
         for gone in expired:
             del members[gone]
         return len(expired)
+
+    async def touch_all(self, entries: list[tuple[str, str]], ttl: float) -> list[int]:
+        return [await self.touch(key, member, ttl) for key, member in entries]
+
+    async def count(self, key: str, member: str, ttl: float) -> int:
+        await self.touch(key, member, ttl)
+        return len(self.sets[key])
 
     async def drop(self, key: str, member: str) -> None:
         self.sets.get(key, {}).pop(member, None)
@@ -122,6 +131,28 @@ class RedisStore:
             pipe.zremrangebyscore(self.prefix + key, "-inf", now)
             _, _, pruned = await pipe.execute()
         return pruned
+
+    async def touch_all(self, entries: list[tuple[str, str]], ttl: float) -> list[int]:
+        """`touch` for several sets in one round trip: how many entries each one dropped."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, member in entries:
+                pipe.zadd(self.prefix + key, {member: now + ttl})
+                pipe.expire(self.prefix + key, int(ttl) + 60)
+                pipe.zremrangebyscore(self.prefix + key, "-inf", now)
+            replies = await pipe.execute()
+        return replies[2::3]
+
+    async def count(self, key: str, member: str, ttl: float) -> int:
+        """Touch, then how many live members the set has: one round trip."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self.prefix + key, {member: now + ttl})
+            pipe.expire(self.prefix + key, int(ttl) + 60)
+            pipe.zremrangebyscore(self.prefix + key, "-inf", now)
+            pipe.zcard(self.prefix + key)
+            *_, live = await pipe.execute()
+        return live
 
     async def drop(self, key: str, member: str) -> None:
         await self.redis.zrem(self.prefix + key, member)

@@ -1,12 +1,85 @@
-"""The WebSocket middleware stack: Channels' authentication, with a session that costs nothing
-per frame."""
+"""The WebSocket middleware stack: the site's own origins only, then the session's cookie, with a
+session that costs nothing per frame. The user is resolved by the consumer, after it accepted
+the socket (`session_user`)."""
 
 from importlib import import_module
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
-from channels.auth import AuthMiddleware
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import WebsocketDenier
 from channels.sessions import CookieMiddleware
 from django.conf import settings
+from django.contrib.auth import get_user
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http.request import validate_host
+from django.utils.http import is_same_domain
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _scheme_host_port(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return parts.scheme, parts.hostname, port
+
+
+def site_origin_allowed(scope) -> bool:
+    """Whether the handshake's `Origin` is one of the site's own: the scheme and port the
+    request reached the site by (`https` when over TLS or through a proxy that says so in
+    `SECURE_PROXY_SSL_HEADER`) with a host of `ALLOWED_HOSTS`; or one of
+    `CSRF_TRUSTED_ORIGINS`, as Django's CSRF check has them.
+
+    Channels' `AllowedHostsOriginValidator` compares the host alone, so a page served on
+    another port or scheme of the same host (another site, to a browser) could open a socket
+    carrying this site's cookie.
+    """
+    origin = _header(scope, b"origin")
+    host = _header(scope, b"host")
+    if not origin or not host:
+        return False
+    proxy_header, secure_value = settings.SECURE_PROXY_SSL_HEADER or (None, None)
+    forwarded = proxy_header and _header(
+        scope, proxy_header.removeprefix("HTTP_").replace("_", "-").lower().encode()
+    )
+    scheme = "https" if scope.get("scheme") == "wss" or forwarded == secure_value else "http"
+    reached = _scheme_host_port(f"{scheme}://{host}")
+    came_from = _scheme_host_port(origin)
+    if reached and came_from and validate_host(reached[1], settings.ALLOWED_HOSTS):
+        if came_from[0] == scheme and came_from[2] == reached[2]:
+            if validate_host(came_from[1], settings.ALLOWED_HOSTS):
+                return True
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    return came_from is not None and any(
+        came_from[0] == trusted.scheme
+        and is_same_domain(urlsplit(origin).netloc, trusted.netloc[trusted.netloc.index("*") + 1 :])
+        for trusted in map(urlsplit, settings.CSRF_TRUSTED_ORIGINS)
+        if "*" in trusted.netloc
+    )
+
+
+class SiteOriginValidator(BaseMiddleware):
+    """Refuses, with HTTP 403 at the handshake, a socket opened from another site's page: it
+    would carry this site's cookie (cross-site WebSocket hijacking)."""
+
+    async def __call__(self, scope, receive, send):
+        if not site_origin_allowed(scope):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.inner(scope, receive, send)
 
 
 class SocketSessionMiddleware(BaseMiddleware):
@@ -22,5 +95,18 @@ class SocketSessionMiddleware(BaseMiddleware):
 
 
 def SocketAuthMiddlewareStack(inner):
-    """Cookies, the session, then `scope["user"]`: Channels' `AuthMiddlewareStack`, leaner."""
-    return CookieMiddleware(SocketSessionMiddleware(AuthMiddleware(inner)))
+    """Cookies and the session: Channels' `AuthMiddlewareStack`, leaner, and without resolving
+    the user before the socket is accepted (see `session_user`)."""
+    return CookieMiddleware(SocketSessionMiddleware(inner))
+
+
+def session_user(session) -> AbstractBaseUser | AnonymousUser:
+    """The user a socket's session belongs to, as Django's `get_user` finds it for a request
+    (the session's hash checked, a rotated key's fallbacks included).
+
+    Channels' `AuthMiddleware` reads it before the socket is accepted, in a database hop of its
+    own. In a reconnect storm that hop waits behind a thousand others; past Daphne's connect
+    timeout (5 s) the handshake is refused, the client retries, and its first attempt's work
+    still runs: the retries pile up faster than they are served. The consumers accept first
+    and read the user in the same hop as the rest of their opening."""
+    return get_user(SimpleNamespace(session=session))

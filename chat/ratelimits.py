@@ -1,19 +1,37 @@
 """Rate limits, shared by every worker through the ephemeral store.
 
-A token bucket per user: `CHAT_RATE_MESSAGES` messages per `CHAT_RATE_PERIOD` seconds, with a
-burst of the full bucket. The limit is per user, not per socket, so opening more tabs or
-reconnecting to another worker buys nothing.
+A token bucket per user and kind of act (`CHAT_RATE_LIMITS`: a burst, and the seconds in which
+a whole burst comes back). Every act that costs the server work has one: messages, edits,
+reactions, uploads, reports, history pages, opening sockets, creating rooms; sign-ups have one
+per address. The limit is per user, not per socket, so more tabs or another worker buy nothing.
 """
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from .ephemeral import store
 from .errors import RateLimited
 
+REFUSALS = {
+    "message": "You are sending messages too fast.",
+    "edit": "You are editing too fast.",
+    "reaction": "You are reacting too fast.",
+    "upload": "You are uploading too fast.",
+    "report": "You are reporting too often; the moderators have your reports.",
+    "history": "You are loading history too fast.",
+    "connect": "You are opening connections too fast.",
+    "room": "You are creating rooms too fast.",
+    "signup": "Too many sign-ups from your address; try again later.",
+}
 
-async def check_message(user_id: int) -> None:
-    wait = await store().take_token(
-        f"rate:message:{user_id}", settings.CHAT_RATE_MESSAGES, settings.CHAT_RATE_PERIOD
-    )
+
+async def check(kind: str, who: int | str) -> None:
+    """Take a token from `who`'s bucket for `kind`, or raise `RateLimited` with the wait."""
+    burst, period = settings.CHAT_RATE_LIMITS[kind]
+    wait = await store().take_token(f"rate:{kind}:{who}", burst, period)
     if wait > 0:
-        raise RateLimited("You are sending messages too fast.", retry_after=wait)
+        raise RateLimited(REFUSALS[kind], retry_after=wait)
+
+
+# For views and other synchronous callers.
+check_sync = async_to_sync(check)

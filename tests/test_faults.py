@@ -21,7 +21,14 @@ from .conftest import RedisServer, free_port, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FAST = {"CHAT_RATE_MESSAGES": "1000000", "CHAT_HEARTBEAT_INTERVAL": "1"}
+# A crowd here is a few accounts with many sockets each, syncing every second: their per-user
+# limits are not under test.
+FAST = {
+    "CHAT_RATE_MESSAGES": "1000000",
+    "CHAT_RATE_LIMITS": "connect=1000000/1,history=1000000/1,read=1000000/1",
+    "CHAT_SOCKETS_PER_USER": "1000000",
+    "CHAT_HEARTBEAT_INTERVAL": "1",
+}
 
 
 def _url(worker, slug: str) -> str:
@@ -33,7 +40,6 @@ async def _client(user, workers, slug: str, *, start_within: float = 15, **optio
     client = ChatClient(
         [_url(w, slug) for w in workers],
         cookie=f"sessionid={cookie}",
-        origin="http://127.0.0.1",
         **{"backoff": 0.05, "max_backoff": 1.0, "sync_interval": 1.0, **options},
     )
     async with asyncio.timeout(start_within):
@@ -267,7 +273,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_slows_nobody(
     slow = await websockets.connect(
         _url(worker, public_room.slug),
         additional_headers={"Cookie": f"sessionid={cookie}"},
-        origin="http://127.0.0.1",
+        origin=f"http://127.0.0.1:{worker.port}",
         max_queue=1,  # stop reading from the network as soon as one frame waits
     )
     fast = await _client(bob, [worker], public_room.slug)

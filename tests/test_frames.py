@@ -159,8 +159,7 @@ async def test_read_of_a_message_elsewhere_is_not_found(
 async def test_sending_past_the_rate_limit_answers_rate_limited_with_retry_after(
     open_socket, alice, public_room, settings
 ):
-    settings.CHAT_RATE_MESSAGES = 10
-    settings.CHAT_RATE_PERIOD = 10.0
+    settings.CHAT_RATE_LIMITS = {**settings.CHAT_RATE_LIMITS, "message": (10, 10.0)}
     a = await open_socket(alice, public_room.slug)
     for n in range(10):  # the default burst
         await a.send("message.send", body=f"burst {n}")

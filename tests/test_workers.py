@@ -184,7 +184,8 @@ async def test_a_thousand_sockets_closing_at_once_leave_no_stale_group_members(
     the last socket of the room on a worker, the worker's leaving the room's group; with a pool
     that failed past 100 connections, most of a crowd stayed behind as stale members."""
     users = [await sync_to_async(make_user)(f"user{n}") for n in range(10)]
-    workers = daphne(), daphne()
+    crowd = {"CHAT_SOCKETS_PER_USER": "1000", "CHAT_RATE_LIMITS": "connect=1000/1"}
+    workers = daphne(**crowd), daphne(**crowd)
     sockets = []
     for start in range(0, 1000, 50):
         sockets += await asyncio.gather(
@@ -205,8 +206,14 @@ async def test_a_thousand_sockets_closing_at_once_leave_no_stale_group_members(
     assert members(room_group) == 2  # each worker joins the room once, for all its sockets
     assert members("asgi:group:user.*") == 1000
     assert members(presence) == 1000
+    assert members("chat:sockets:*") == 1000  # each user's open sockets, counted for the cap
     await asyncio.gather(*(sock.close() for sock in sockets))
     async with asyncio.timeout(60):
         # Polling is the point: the state lives in Redis, not in this process.
-        while members(room_group) or members("asgi:group:user.*") or members(presence):  # noqa: ASYNC110
+        while (  # noqa: ASYNC110
+            members(room_group)
+            or members("asgi:group:user.*")
+            or members(presence)
+            or members("chat:sockets:*")
+        ):
             await asyncio.sleep(0.5)

@@ -22,9 +22,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed ## create .venv and install the pinned requirements
 
-system-deps: ## install redis-server and chromium from Debian when they are missing
+system-deps: ## install redis-server, nginx and chromium from Debian when they are missing
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null || missing="$$missing nginx-light"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing:$$missing"; \

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,8 +20,17 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The embedded key is only good for a laptop: `check --deploy` flags it (security.W009).
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
+# Sessions, CSRF tokens and password resets are signed with it: a site that is not in
+# debugging mode refuses to start on a missing, short or public placeholder key.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if DEBUG and not SECRET_KEY:
+    SECRET_KEY = "django-insecure-local-development-only"
+elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured(
+        "Set DJANGO_SECRET_KEY to 50 or more random characters, e.g. "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))' "
+        "(or DJANGO_DEBUG=true on a laptop)."
+    )
 # Never "*": the WebSocket Origin check is built from this list.
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -194,21 +204,57 @@ SECURE = env.bool("DJANGO_SECURE", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=SECURE)
+# Load balancers and container health checks ask over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000 if SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 
-# Chat rules; the defaults are documented in docs/protocol.md.
+# Chat rules; the defaults are documented in docs/protocol.md and docs/reliability.md.
 CHAT_MESSAGE_MAX_LENGTH = 4000
 CHAT_HISTORY_PAGE = 50
-CHAT_RATE_MESSAGES = env.int("CHAT_RATE_MESSAGES", default=10)
-CHAT_RATE_PERIOD = env.float("CHAT_RATE_PERIOD", default=10.0)
-# A socket answered `rate_limited` this many times in a row is closed with 4429.
+
+
+def _buckets(spec: dict[str, str]) -> dict[str, tuple[int, float]]:
+    """`CHAT_RATE_LIMITS=edit=20/60,history=100/10`: a burst, and the seconds it refills in."""
+    buckets = {}
+    for kind, value in spec.items():
+        burst, _, period = value.partition("/")
+        buckets[kind] = (int(burst), float(period))
+    return buckets
+
+
+# Per user (sign-ups: per address) and kind of act, on every worker together: a burst, and the
+# seconds in which the whole burst comes back (chat.ratelimits).
+CHAT_RATE_LIMITS = {
+    "message": (
+        env.int("CHAT_RATE_MESSAGES", default=10),
+        env.float("CHAT_RATE_PERIOD", default=10.0),
+    ),
+    "edit": (10, 60.0),  # edits and deletes
+    "reaction": (30, 30.0),
+    "upload": (10, 60.0),
+    "report": (5, 300.0),
+    "history": (30, 10.0),  # pages; a reconnecting client catches up 100 messages a page
+    "read": (60, 30.0),
+    "connect": (30, 60.0),  # sockets opened
+    "room": (5, 3600.0),  # rooms created
+    "signup": (5, 3600.0),  # accounts created from one address
+    **_buckets(env.dict("CHAT_RATE_LIMITS", default={})),
+}
+# A socket answered `rate_limited` this many times with nothing taking effect in between is
+# closed with 4429.
 CHAT_FLOOD_STRIKES = env.int("CHAT_FLOOD_STRIKES", default=10)
+# Sockets one user may hold open at once, on all workers together; the next closes with 4429.
+CHAT_SOCKETS_PER_USER = env.int("CHAT_SOCKETS_PER_USER", default=20)
+# Bytes the server may hold for a socket whose peer does not read; past them it is dropped.
+CHAT_SOCKET_BUFFER_MAX = env.int("CHAT_SOCKET_BUFFER_MAX", default=2 * 1024 * 1024)
 CHAT_TYPING_INTERVAL = 2.0
 CHAT_PRESENCE_TTL = env.float("CHAT_PRESENCE_TTL", default=60.0)
+# A room's `presence` frames go out at most once per this many seconds from each worker.
+CHAT_PRESENCE_COALESCE = env.float("CHAT_PRESENCE_COALESCE", default=0.3)
 CHAT_HEARTBEAT_INTERVAL = env.float("CHAT_HEARTBEAT_INTERVAL", default=20.0)
 
 LOGGING = {

@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from . import nginx
+from .conftest import free_port
+
 
 def _project_root() -> Path:
     for parent in Path(__file__).resolve().parents:
@@ -157,6 +160,22 @@ def test_app_services_share_one_environment(services):
     assert env["REDIS_URL"].startswith("redis://redis:")
     unknown = set(env) - settings_env_vars()
     assert not unknown, f"settings.py never reads {sorted(unknown)}"
+
+
+def test_compose_defaults_are_safe(services):
+    """No public key to fall back on, and HTTPS cookies, redirect and HSTS unless asked not to."""
+    env = services["web"]["environment"]
+    assert re.fullmatch(r"\$\{DJANGO_SECRET_KEY:\?[^}]+\}", env["DJANGO_SECRET_KEY"])
+    assert env["DJANGO_SECURE"] == "${DJANGO_SECURE:-true}"
+
+
+def test_nginx_sets_the_forwarded_headers_itself():
+    """Never appends to or passes on a client's X-Forwarded-For or X-Forwarded-Proto."""
+    server = nginx_block(nginx_block(nginx_text(), r"^http"), r"\bserver")
+    for location in (r"location\s+/ws/", r"location\s+/(?=\s)"):
+        found = directives(nginx_block(server, location))
+        assert "proxy_set_header X-Forwarded-For $remote_addr" in found
+        assert "proxy_set_header X-Forwarded-Proto $scheme" in found
 
 
 def test_compose_variables_are_documented(compose):
@@ -321,29 +340,11 @@ def test_nginx_conf_timeouts_and_limits():
 
 
 def test_nginx_accepts_the_config(tmp_path):
-    nginx = shutil.which("nginx")
-    if nginx is None:
+    if shutil.which("nginx") is None:
         pytest.skip("no nginx binary on PATH; the static checks of nginx.conf still ran")
-    text = NGINX_CONF.read_text()
-    # No Docker DNS here: point the upstream at an address (and drop `resolve`, which needs
-    # nginx 1.27.3 or later).
-    text = re.sub(r"server\s+web:8000[^;]*;", "server 127.0.0.1:8000;", text)
-    if not Path("/etc/nginx/mime.types").exists():
-        text = text.replace("include /etc/nginx/mime.types;", "types { text/html html; }")
-    # Temporary files under tmp_path, so the test needs no write access to nginx's prefix.
-    temp_paths = "".join(
-        f"\n    {kind}_temp_path {tmp_path / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    text = re.sub(r"^http\s*\{", lambda m: m.group(0) + temp_paths, text, count=1, flags=re.M)
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(text)
-    pid = f"pid {tmp_path / 'nginx.pid'};"
+    conf = nginx.local_config(tmp_path, upstream=8000, listen=free_port())
     result = subprocess.run(
-        [nginx, "-t", "-q", "-p", str(tmp_path), "-e", "stderr", "-c", str(conf), "-g", pid],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [*nginx.command(tmp_path, conf), "-t", "-q"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

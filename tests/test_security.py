@@ -15,13 +15,15 @@ Already proven elsewhere, and not repeated here:
 """
 
 import asyncio
+import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
 from html.parser import HTMLParser
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 import websockets
@@ -42,6 +44,7 @@ from chat.models import (
     Room,
 )
 
+from . import nginx
 from .conftest import PASSWORD, ROOT, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,6 +93,11 @@ async def test_a_real_daphne_refuses_a_foreign_or_missing_origin_with_403(
         "https://evil.example@127.0.0.1.evil.example",
         "null",
         None,  # no Origin header at all
+        # The site's host on another port or scheme is another site to a browser.
+        "http://127.0.0.1:9999",
+        "http://127.0.0.1",
+        f"https://127.0.0.1:{worker.port}",
+        f"ftp://127.0.0.1:{worker.port}",
     ]
     for origin in foreign:
         with pytest.raises(websockets.InvalidStatus) as refused:
@@ -102,6 +110,32 @@ async def test_a_real_daphne_refuses_a_foreign_or_missing_origin_with_403(
         assert sock.ready["me"] == {"username": "alice"}
         await sock.roundtrip()
         await sock.close()
+    # Behind a TLS proxy that says so (SECURE_PROXY_SSL_HEADER), the site's origin is https.
+    behind_tls = await websockets.connect(
+        url,
+        additional_headers={**headers, "X-Forwarded-Proto": "https"},
+        origin=f"https://127.0.0.1:{worker.port}",
+        open_timeout=10,
+    )
+    assert json.loads(await behind_tls.recv())["type"] == "ready"
+    await behind_tls.close()
+
+
+@pytest.mark.parametrize(
+    "path", ["/ws/nothing/", "/ws/rooms/a%2Fb/", "/ws/rooms/general/extra/", "/elsewhere"]
+)
+async def test_unknown_socket_paths_close_with_4404_and_log_no_error(daphne, path):
+    """The finding: they answered HTTP 500 with a traceback in the log, without logging in."""
+    worker = daphne()
+    sock = await websockets.connect(
+        f"ws://127.0.0.1:{worker.port}{path}",
+        origin=f"http://127.0.0.1:{worker.port}",
+        open_timeout=10,
+    )
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(sock.recv(), 5)
+    assert closed.value.rcvd.code == 4404
+    assert "Traceback" not in worker.log.read_text()
 
 
 # --- 2. A password change reaches sockets on another worker -----------------------------------
@@ -537,6 +571,35 @@ def test_production_settings_are_secure_by_default():
     assert "*" not in found["ALLOWED_HOSTS"]
 
 
+@pytest.mark.parametrize(
+    "key",
+    [None, "", "short", "django-insecure-public-placeholder-set-DJANGO_SECRET_KEY-in-production"],
+)
+def test_the_site_refuses_to_start_without_a_real_secret_key(key):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env.update(DJANGO_SETTINGS_MODULE="chatsite.settings", DJANGO_DEBUG="false")
+    if key is not None:
+        env["DJANGO_SECRET_KEY"] = key
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+    debugging = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**env, "DJANGO_DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert debugging.returncode == 0, debugging.stderr
+
+
 def test_logging_in_sets_a_secure_http_only_session_cookie(alice):
     client = Client()
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
@@ -749,3 +812,94 @@ async def test_a_socket_whose_session_ended_on_the_server_is_closed_with_4401_on
     assert await again.expect_close() == 4401
     # A fresh login gets in.
     await open_socket(alice, public_room.slug)
+
+
+# --- Behind the shipped nginx ----------------------------------------------------------------
+
+
+@pytest.fixture
+def behind_nginx(daphne, tmp_path):
+    """`behind_nginx(**env)`: a Daphne worker with --proxy-headers, as docker-compose.yml runs
+    it, behind deploy/nginx.conf run by a real nginx."""
+    started = []
+
+    def start(**env):
+        worker = daphne("--proxy-headers", **env)
+        directory = tmp_path / f"nginx-{len(started)}"
+        directory.mkdir()
+        started.append(nginx.start(directory, worker.port))
+        return started[-1]
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+def test_forged_forwarded_addresses_do_not_escape_the_login_lockout(behind_nginx, alice):
+    """The finding: nginx appended the client's own X-Forwarded-For and Daphne took its first
+    entry, so 20 wrong passwords from rotating forged addresses never locked the account."""
+    proxy = behind_nginx()
+    statuses = []
+    for n in range(20):
+        statuses.append(
+            _through(
+                proxy,
+                "/accounts/login/",
+                {"username": "alice", "password": f"wrong-{n}"},
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            )
+        )
+    # The form again, with an error; the fifth failure (AXES_FAILURE_LIMIT) locks the account
+    # out for the address nginx saw, whatever the client claimed.
+    assert statuses == [200] * 4 + [429] * 16
+    right = _through(
+        proxy,
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.99"},
+    )
+    assert right == 429
+
+
+def test_a_forged_forwarded_scheme_does_not_pass_for_https(behind_nginx):
+    """nginx passed a client's X-Forwarded-Proto on, which Django trusts."""
+    proxy = behind_nginx(DJANGO_SECURE="true")
+    status, location = _get(proxy, "/accounts/login/", {"X-Forwarded-Proto": "https"})
+    assert status == 301 and location.startswith("https://")
+
+
+def _get(proxy, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    connection.request("GET", path, headers={"Host": f"127.0.0.1:{proxy.port}", **headers})
+    response = connection.getresponse()
+    connection.close()
+    return response.status, response.getheader("Location") or ""
+
+
+def _through(proxy, path: str, form: dict[str, str], headers: dict[str, str]) -> int:
+    """POST a login form through the proxy as a browser would: its page first, for the CSRF
+    cookie and token."""
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    host = {"Host": f"127.0.0.1:{proxy.port}"}
+    connection.request("GET", path, headers={**host, **headers})
+    page = connection.getresponse()
+    body = page.read().decode()
+    cookie = page.getheader("Set-Cookie").split(";", 1)[0]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+    connection.request(
+        "POST",
+        path,
+        body=urlencode({**form, "csrfmiddlewaretoken": token}),
+        headers={
+            **host,
+            **headers,
+            "Cookie": cookie,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": f"http://127.0.0.1:{proxy.port}",
+            "Referer": f"http://127.0.0.1:{proxy.port}{path}",
+        },
+    )
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status

@@ -7,13 +7,17 @@ and every consumer in the group sends that same text to its socket.
 Room groups have worker processes as members, which relay to their sockets (chat.fanout);
 user groups have sockets. Layer events:
 - to a room, `chat.frame` `{text, skip, group}`: send `text` unless the socket's user id is
-  `skip`; a new message's also has `{room, id, follows}` (chat.fanout keeps their order);
+  `skip`; a new message's also has `{room, id, follows}` (chat.fanout keeps their order) and
+  `{slug, author, author_id}` (chat.fanout tells the room's members elsewhere: `activity`);
 - to a room, `chat.presence` `{text, online, group}`: a presence frame; sockets also remember
   `online`;
 - to a user, `chat.frame` `{text, skip_room}`: send `text` unless the socket is on room
   `skip_room` (which heard the news as a `message` already);
 - to a user, `chat.close` `{code, session, room}`: close with `code` if `session` is null or
-  the socket's own, and `room` is null or the socket's room.
+  the socket's own, and `room` is null or the socket's room;
+- to a user, `chat.conversation` `{room, joined, text}`: the user joined or left room `room`
+  (an id): sockets watch it or stop (chat.fanout), and send `text` (`conversation` or
+  `conversation.removed`).
 """
 
 import asyncio
@@ -58,9 +62,11 @@ async def to_room(
     *,
     skip_user: int | None = None,
     follows: int | None = None,
+    author_id: int | None = None,
 ) -> None:
     """`follows`: for a new message, the id of the room's message before it (0: none), so that
-    the fan-out relays new messages in id order whichever worker stored them (chat.fanout)."""
+    the fan-out relays new messages in id order whichever worker stored them, and tells the
+    members elsewhere (`activity`) but its author (`author_id`) (chat.fanout)."""
     group = room_group(room_id)
     event = {
         "type": "chat.frame",
@@ -69,7 +75,15 @@ async def to_room(
         "skip": skip_user,
     }
     if follows is not None:
-        event.update(room=room_id, id=frame["message"]["id"], follows=follows)
+        message = frame["message"]
+        event.update(
+            room=room_id,
+            id=message["id"],
+            follows=follows,
+            slug=message["room"],
+            author=message["author"],
+            author_id=author_id,
+        )
     await _send(group, event)
 
 
@@ -86,6 +100,19 @@ async def presence(room_id: int, online: list[str]) -> None:
     await _send(
         group,
         {"type": "chat.presence", "group": group, "text": protocol.encode(frame), "online": online},
+    )
+
+
+async def conversation(user_id: int, room_id: int, frame: dict[str, Any]) -> None:
+    """The user now belongs to a room (`conversation`) or no longer (`conversation.removed`)."""
+    await _send(
+        user_group(user_id),
+        {
+            "type": "chat.conversation",
+            "room": room_id,
+            "joined": frame["type"] == "conversation",
+            "text": protocol.encode(frame),
+        },
     )
 
 

@@ -1,9 +1,11 @@
 """The chat WebSockets. Every socket belongs to its user's group; a room socket also to its room's.
 
 Thin on purpose: parse a frame, look its type up in the class's explicit table, take a token
-from the user's bucket for what it costs, call a service, send the answer. Every refusal is a
-`ChatError`, which becomes an `error` frame while the socket stays open; nothing a client sends
-can make a consumer raise (which would close it with 1011 and skip `disconnect`).
+from the user's bucket for what it costs, call a service, answer. A handler returns its answer:
+a result frame (`history`, `pong`, `report.ack`) or `ok`; the answer carries the frame's `ref`,
+and `ok` is only sent to a frame that had one. Every refusal is a `ChatError`, which becomes an
+`error` frame (with the `ref`) while the socket stays open; nothing a client sends can make a
+consumer raise (which would close it with 1011 and skip `disconnect`).
 """
 
 import asyncio
@@ -29,7 +31,15 @@ from . import (
     ratelimits,
     rooms,
 )
-from .errors import ChatError, NotFound, RateLimited, Unauthenticated, Unavailable, UnknownType
+from .errors import (
+    ChatError,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    UnknownType,
+)
 from .middleware import session_user
 from .models import Membership, Room
 
@@ -38,7 +48,8 @@ log = logging.getLogger(__name__)
 USERNAME_MAX_LENGTH = 150
 FLOODING_CLOSE_CODE = 4429
 
-Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
+Frame = dict[str, Any]
+Handler = Callable[[Any, Frame], Awaitable[Frame]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -55,6 +66,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     joined: list[str] = []
     counted = False  # among the user's open sockets (chat.presence)
     presence_entry = ""  # on its room's online list (chat.presence), for a room socket
+    watch: fanout.Watch | None = None  # new messages in the user's other rooms
     dropped = False  # for leaving too much unread (chat.backpressure)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -107,12 +119,14 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             self.heartbeat = asyncio.create_task(self._beat())
 
     def identify(self) -> None:
-        """Who this is, in one database hop (a room socket also opens its room in it)."""
+        """Who this is, and the rooms whose activity they hear, in one database hop (a room
+        socket also opens its room in it)."""
         user = session_user(self.scope["session"])
         if not user.is_authenticated:
             raise Unauthenticated()
         self.user = user
         self.session = broadcast.session_digest(self.scope["session"].session_key)
+        self.watched = rooms.watched_room_ids(user)
 
     async def _admit(self) -> None:
         """Opening a socket costs work (a snapshot, groups, presence): a user opens a limited
@@ -137,6 +151,12 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         # Not `self.groups`: the base class would discard those itself, unguarded, on disconnect.
         self.joined = [broadcast.user_group(self.user.pk)]
         await self._join_groups()
+        own = broadcast.room_group(self.room.pk) if self.room else None
+        self.watch = fanout.Watch(self.user.pk, own, self._send_text)
+        await fanout.current().watch(self.watch, [broadcast.room_group(i) for i in self.watched])
+
+    async def _send_text(self, text: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def _join_groups(self) -> None:
         for group in self.joined:
@@ -166,6 +186,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         if hasattr(self, "heartbeat"):
             self.heartbeat.cancel()
         try:
+            if self.watch is not None:
+                await fanout.current().unwatch(self.watch)
             for group in self.joined:
                 await self.channel_layer.group_discard(group, self.channel_name)
             if self.counted:
@@ -176,15 +198,20 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.opened:
             return
-        frame: dict[str, Any] = {}
+        frame: Frame = {}
         try:
             frame = protocol.parse(text_data)
+            ref = protocol.ref_of(frame)
             handler = self.handlers.get(frame["type"])
             if handler is None:
                 raise UnknownType(f"Unknown frame type {frame['type'][:50]!r}.")
-            await handler(self, frame)
+            answer = await handler(self, frame)
             if frame["type"] != "ping":
                 self.strikes = 0
+            if ref is not None:
+                await self.send_json({**answer, "ref": ref})
+            elif answer["type"] != "ok":
+                await self.send_json(answer)
         except ChatError as exc:
             await self._refuse(exc, frame)
         except Exception:
@@ -204,10 +231,10 @@ class UserSocket(AsyncJsonWebsocketConsumer):
 
     # Client frames every socket answers.
 
-    async def on_ping(self, frame: dict[str, Any]) -> None:
-        await self.send_json({"type": "pong"})
+    async def on_ping(self, frame: Frame) -> Frame:
+        return {"type": "pong"}
 
-    async def on_dm_send(self, frame: dict[str, Any]) -> None:
+    async def on_dm_send(self, frame: Frame) -> Frame:
         to = protocol.text_field(frame, "to", max_length=USERNAME_MAX_LENGTH)
         body = protocol.text_field(frame, "body")
         client_id = protocol.optional_text_field(
@@ -221,6 +248,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         # gets it as it would have heard it the first time.
         if not created and (self.room is None or self.room.pk != message.room_id):
             await self.send_json(protocol.notify_frame(message))
+        return protocol.ok_frame(message.pk)
 
     # Channel layer events (see chat.broadcast).
 
@@ -237,34 +265,35 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             return
         await self.close(code=event["code"])
 
+    async def chat_conversation(self, event: dict[str, Any]) -> None:
+        """The user joined or left a room: watch its activity, or stop, and tell the client."""
+        group = broadcast.room_group(event["room"])
+        if self.watch is not None:
+            if event["joined"]:
+                await fanout.current().watch_group(self.watch, group)
+            else:
+                await fanout.current().unwatch_group(self.watch, group)
+        await self.send(text_data=event["text"])
+
 
 class LobbyConsumer(UserSocket):
-    """`/ws/lobby/`: a socket on no room, for the lobby's live unread counts and notifications."""
+    """`/ws/lobby/`: a socket on no room, for the sidebar's live unread counts and
+    notifications while no conversation is open."""
 
     async def open(self) -> None:
         await super().open()
-        unread = await database_sync_to_async(_unread_by_slug)(self.user)
-        await self.send_json(
-            {"type": "ready", "me": {"username": self.user.username}, "unread": unread}
-        )
+        await self.send_json({"type": "ready", "me": {"username": self.user.username}})
 
     handlers = {"ping": UserSocket.on_ping, "dm.send": UserSocket.on_dm_send}
 
 
-def _unread_by_slug(user) -> dict[str, int]:
-    counts = rooms.unread_counts(user)
-    return {
-        slug: counts[pk]
-        for slug, pk in Room.objects.filter(pk__in=counts).values_list("slug", "pk")
-    }
-
-
 def _snapshot(room: Room, user) -> dict[str, Any]:
+    """What `ready` reads from the database: its size does not grow with the number of rooms
+    the user is in (their unread counts come from `GET /api/rooms/`)."""
     recent, _ = messages.history(room=room, limit=settings.CHAT_HISTORY_PAGE)
     snapshot = {
         "members": rooms.member_usernames(room.pk),
-        "messages": protocol.fit_messages(recent, keep_newest=True)[0],
-        "unread": _unread_by_slug(user),
+        "messages": protocol.fit_messages(recent, keep="newest")[0],
     }
     if room.kind == Room.Kind.DIRECT:
         snapshot["read_marks"] = dict(
@@ -292,11 +321,19 @@ class ChatConsumer(UserSocket):
         self.presence_entry = presence.entry(self.user.username, self.channel_name)
         online, changed = await presence.join(room.pk, self.presence_entry)
         snapshot = await database_sync_to_async(_snapshot)(room, self.user)
+        rank = policy.rank_of(
+            is_superuser=self.user.is_superuser, is_staff=self.user.is_staff, role=self.member.role
+        )
+        me = {
+            "username": self.user.username,
+            "role": self.member.role,
+            "moderator": rank >= policy.Rank.MODERATOR,
+        }
         await self.send_json(
             {
                 "type": "ready",
                 "room": protocol.room_data(room),
-                "me": {"username": self.user.username},
+                "me": me,
                 "online": online,
                 "last_read": self.member.last_read,
                 **snapshot,
@@ -321,67 +358,103 @@ class ChatConsumer(UserSocket):
             except Exception:
                 log.warning("Leaving a room's presence failed", exc_info=True)
 
-    async def on_send(self, frame: dict[str, Any]) -> None:
+    async def on_send(self, frame: Frame) -> Frame:
         body = protocol.text_field(frame, "body")
         client_id = protocol.optional_text_field(
             frame, "client_id", max_length=protocol.MAX_CLIENT_ID
         )
+        reply_to = protocol.optional_id_field(frame, "reply_to")
         await ratelimits.check("message", self.user.pk)
         # A repeated client_id comes back through the room, like a new one.
-        await database_sync_to_async(messages.post)(
-            author=self.user, room=self.room, body=body, client_id=client_id
+        message, _ = await database_sync_to_async(messages.post)(
+            author=self.user, room=self.room, body=body, client_id=client_id, reply_to=reply_to
         )
+        return protocol.ok_frame(message.pk)
 
-    async def on_edit(self, frame: dict[str, Any]) -> None:
+    async def on_edit(self, frame: Frame) -> Frame:
         message_id = protocol.id_field(frame, "id")
         body = protocol.text_field(frame, "body")
         await ratelimits.check("edit", self.user.pk)
         await database_sync_to_async(messages.edit)(
             actor=self.user, room=self.room, message_id=message_id, body=body
         )
+        return protocol.ok_frame(message_id)
 
-    async def on_delete(self, frame: dict[str, Any]) -> None:
+    async def on_delete(self, frame: Frame) -> Frame:
         message_id = protocol.id_field(frame, "id")
         await ratelimits.check("edit", self.user.pk)
         await database_sync_to_async(messages.delete)(
             actor=self.user, room=self.room, message_id=message_id
         )
+        return protocol.ok_frame(message_id)
 
-    async def on_typing(self, frame: dict[str, Any]) -> None:
-        if not await presence.may_announce_typing(self.room.pk, self.user.pk):
-            return
-        if self.room.kind == Room.Kind.DIRECT:
-            await database_sync_to_async(policy.check_not_blocked)(self.user, self.room)
-        await broadcast.to_room(
-            self.room.pk, {"type": "typing", "user": self.user.username}, skip_user=self.user.pk
+    async def _react(self, frame: Frame, *, add: bool) -> Frame:
+        message_id = protocol.id_field(frame, "id")
+        emoji = protocol.text_field(frame, "emoji", max_length=messages.EMOJI_MAX_LENGTH)
+        await ratelimits.check("reaction", self.user.pk)
+        await database_sync_to_async(messages.react)(
+            user=self.user, room=self.room, message_id=message_id, emoji=emoji, add=add
         )
+        return protocol.ok_frame(message_id)
 
-    async def on_history(self, frame: dict[str, Any]) -> None:
+    async def on_reaction_add(self, frame: Frame) -> Frame:
+        return await self._react(frame, add=True)
+
+    async def on_reaction_remove(self, frame: Frame) -> Frame:
+        return await self._react(frame, add=False)
+
+    async def on_typing(self, frame: Frame) -> Frame:
+        if await presence.may_announce_typing(self.room.pk, self.user.pk):
+            if self.room.kind == Room.Kind.DIRECT:
+                await database_sync_to_async(policy.check_not_blocked)(self.user, self.room)
+            await broadcast.to_room(
+                self.room.pk,
+                {"type": "typing", "user": self.user.username},
+                skip_user=self.user.pk,
+            )
+        return protocol.ok_frame()
+
+    async def on_history(self, frame: Frame) -> Frame:
         before = protocol.optional_id_field(frame, "before")
         after = protocol.optional_id_field(frame, "after", zero=True)
+        around = protocol.optional_id_field(frame, "around")
         limit = protocol.limit_field(frame, settings.CHAT_HISTORY_PAGE)
+        if sum(value is not None for value in (before, after, around)) > 1:
+            raise Invalid("Give one of 'before', 'after' and 'around'.")
         await ratelimits.check("history", self.user.pk)
+        if around is not None:
+            page, older, newer = await database_sync_to_async(messages.around)(
+                room=self.room, message_id=around, limit=limit
+            )
+            data, cut_older, cut_newer = protocol.fit_messages(page, keep="middle")
+            return {
+                "type": "history",
+                "messages": data,
+                "has_more": older or bool(cut_older),
+                "has_more_after": newer or bool(cut_newer),
+            }
         page, has_more = await database_sync_to_async(messages.history)(
             room=self.room, before=before, after=after, limit=limit
         )
-        data, cut = protocol.fit_messages(page, keep_newest=after is None)
-        await self.send_json({"type": "history", "messages": data, "has_more": has_more or cut})
+        data, *cut = protocol.fit_messages(page, keep="newest" if after is None else "oldest")
+        return {"type": "history", "messages": data, "has_more": has_more or any(cut)}
 
-    async def on_report(self, frame: dict[str, Any]) -> None:
+    async def on_report(self, frame: Frame) -> Frame:
         message_id = protocol.id_field(frame, "id")
         reason = protocol.optional_text_field(frame, "reason", max_length=policy.REASON_MAX_LENGTH)
         await ratelimits.check("report", self.user.pk)
         report = await database_sync_to_async(moderation.report)(
             reporter=self.user, room=self.room, message_id=message_id, reason=reason or ""
         )
-        await self.send_json({"type": "report.ack", "id": report.pk})
+        return {"type": "report.ack", "id": report.pk}
 
-    async def on_read(self, frame: dict[str, Any]) -> None:
+    async def on_read(self, frame: Frame) -> Frame:
         message_id = protocol.id_field(frame, "id")
         await ratelimits.check("read", self.user.pk)
         await database_sync_to_async(messages.mark_read)(
             user=self.user, room=self.room, message_id=message_id
         )
+        return protocol.ok_frame()
 
     async def relay(self, event: dict[str, Any], message: dict[str, Any]) -> None:
         """A room event from this process's fan-out, past the consumer's own event queue and
@@ -396,6 +469,8 @@ class ChatConsumer(UserSocket):
         "message.edit": on_edit,
         "message.delete": on_delete,
         "message.report": on_report,
+        "reaction.add": on_reaction_add,
+        "reaction.remove": on_reaction_remove,
         "dm.send": UserSocket.on_dm_send,
         "typing": on_typing,
         "history": on_history,

@@ -19,6 +19,12 @@ between, would ask `history after=6` and never learn of 5. So each new message's
 the message it follows (read under the room's lock, chat.messages), and one that arrives
 before its predecessor waits for it. A predecessor that never comes (its worker died between
 storing and broadcasting it, or Redis restarted) is read from the database after `GAP_WAIT`.
+
+Every socket also watches the other rooms of its user (`Watch`), so that the sidebar's unread
+counts move live for every conversation: the process joins the groups of all the rooms its
+users are in, and turns a room's new message into one small `activity` frame for each local
+socket of a member that is not on that room, instead of a copy of the message to every member.
+A process joins a room's group once, however many of its sockets are on it or watch it.
 """
 
 import asyncio
@@ -68,6 +74,17 @@ class Subscription:
         self.held = None
 
 
+class Watch:
+    """One socket's interest in the new messages of its user's rooms: `send(text)` delivers an
+    `activity` frame. Its own room, if any, it hears in full instead."""
+
+    def __init__(self, user_id: int, group: str | None, send: Callable[[str], Awaitable[None]]):
+        self.user_id = user_id
+        self.group = group
+        self.send = send
+        self.groups: set[str] = set()
+
+
 class _Order:
     """Where a room's new messages stand in this process: the id relayed last, and the events
     waiting for the one they follow (keyed by it)."""
@@ -85,17 +102,21 @@ class Fanout:
         self.layer = layer
         self.channel = ""
         self.rooms: dict[str, set[Subscription]] = {}
+        self.watching: dict[str, set[Watch]] = {}
         self.orders: dict[str, _Order] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: list[asyncio.Task] = []
 
-    async def subscribe(self, group: str, deliver: Deliver) -> Subscription:
-        """Join `group` for the process and return the socket's held subscription."""
+    def _start(self) -> None:
         if not self.channel:
             # A plain channel, not a process-specific one (`specific.…!…`): channels-redis
             # reads those through one lock shared with every consumer of the process.
             self.channel = f"fanout.{uuid.uuid4().hex}"
             self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._renew())]
+
+    async def subscribe(self, group: str, deliver: Deliver) -> Subscription:
+        """Join `group` for the process and return the socket's held subscription."""
+        self._start()
         subscription = Subscription(group, deliver)
         async with self._exclusive(group):
             # Every time, not only for the first socket: Redis may have lost the membership
@@ -118,7 +139,39 @@ class Fanout:
                 order = self.orders.pop(group, None)
                 if order is not None and order.filler is not None:
                     order.filler.cancel()
-                await self.layer.group_discard(group, self.channel)
+                await self._leave_if_unused(group)
+
+    async def watch(self, watch: Watch, groups: list[str]) -> None:
+        """Have `watch` hear of new messages in these groups' rooms (its user's)."""
+        self._start()
+        await asyncio.gather(*(self.watch_group(watch, group) for group in groups))
+
+    async def watch_group(self, watch: Watch, group: str) -> None:
+        async with self._exclusive(group):
+            if group not in self.rooms and group not in self.watching:
+                await self.layer.group_add(group, self.channel)
+            self.watching.setdefault(group, set()).add(watch)
+            watch.groups.add(group)
+
+    async def unwatch_group(self, watch: Watch, group: str) -> None:
+        async with self._exclusive(group):
+            watchers = self.watching.get(group)
+            watch.groups.discard(group)
+            if watchers is None or watch not in watchers:
+                return
+            watchers.discard(watch)
+            if not watchers:
+                del self.watching[group]
+                await self._leave_if_unused(group)
+
+    async def unwatch(self, watch: Watch) -> None:
+        for group in tuple(watch.groups):
+            await self.unwatch_group(watch, group)
+
+    async def _leave_if_unused(self, group: str) -> None:
+        """Under the group's lock: the process leaves a group none of its sockets needs."""
+        if group not in self.rooms and group not in self.watching:
+            await self.layer.group_discard(group, self.channel)
 
     def _exclusive(self, group: str) -> "_GroupLock":
         return _GroupLock(self._locks, group)
@@ -141,6 +194,8 @@ class Fanout:
                 await self._dispatch(event)
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
+        if "slug" in event:
+            await self._announce(event)
         order = self.orders.get(event.get("group", "")) if "follows" in event else None
         if order is None:
             await self._relay(event)
@@ -185,6 +240,21 @@ class Fanout:
                 order.last = event["id"]
         order.filler = None
 
+    async def _announce(self, event: dict[str, Any]) -> None:
+        """A new message: `activity` for the watchers of its room that are elsewhere, but for
+        its author's. One text for all of them."""
+        watchers = self.watching.get(event["group"])
+        if not watchers:
+            return
+        frame = {"type": "activity", "room": event["slug"], "id": event["id"]}
+        text = protocol.encode({**frame, "author": event["author"]})
+        for watch in tuple(watchers):
+            if watch.group != event["group"] and watch.user_id != event["author_id"]:
+                try:
+                    await watch.send(text)
+                except Exception:
+                    log.warning("Telling a socket of a room's activity failed", exc_info=True)
+
     async def _relay(self, event: dict[str, Any]) -> None:
         message = {"type": "websocket.send", "text": event["text"]}
         for subscription in tuple(self.rooms.get(event.get("group", ""), ())):
@@ -202,7 +272,7 @@ class Fanout:
         restores the memberships Redis lost if it restarted."""
         while True:
             await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL)
-            for group in tuple(self.rooms):
+            for group in {*self.rooms, *self.watching}:
                 try:
                     await self.layer.group_add(group, self.channel)
                 except Exception:

@@ -1,4 +1,5 @@
-"""Messages: posting (once per `client_id`), editing, deleting, history and read marks.
+"""Messages: posting (once per `client_id`), replies, editing, reactions, deleting, history and
+read marks.
 
 Every write happens in a transaction and is broadcast only after it commits. Posts into one
 room are serialised on the room's row, so that message ids in a room grow in commit order and
@@ -9,8 +10,8 @@ sockets elsewhere (`notify`); in other rooms the members it mentions by `@userna
 """
 
 import datetime
-import re
 
+import emoji as emojis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,12 +19,23 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import broadcast, policy, protocol, rooms
+from . import broadcast, conversations, policy, protocol, richtext, rooms
 from .errors import Forbidden, Invalid, NotFound, TooLong, Unauthenticated
-from .models import Membership, Message, ModerationLog, Mute, Room, RoomBan
+from .models import (
+    Membership,
+    Mention,
+    Message,
+    ModerationLog,
+    Mute,
+    Reaction,
+    Room,
+    RoomBan,
+)
 
-# Django usernames are letters, digits and @.+-_; a trailing '.' is punctuation, not the name.
-MENTION = re.compile(r"(?<![\w@])@([\w.@+-]*[\w@+-])")
+EMOJI_MAX_LENGTH = 32
+EMOJI_PER_MESSAGE = 20  # different emoji on one message
+# What a message's data needs beside its row (chat.protocol.message_data).
+RELATED = ("room", "author", "reply_to__author")
 
 
 def clean_body(body: str) -> str:
@@ -38,10 +50,16 @@ def clean_body(body: str) -> str:
 
 
 def post(
-    *, author: AbstractBaseUser, room: Room, body: str, client_id: str | None = None
+    *,
+    author: AbstractBaseUser,
+    room: Room,
+    body: str,
+    client_id: str | None = None,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and broadcast it; a repeated `client_id` stores nothing and returns the
-    original, broadcast to the room again (see `_resend`).
+    original, broadcast to the room again (see `_resend`). `reply_to`: the id of a message of
+    this room it answers.
 
     The room's rules (bans, mutes, slow mode, posting policy, blocks, blocked terms) are read
     from the locked row, so a change a moderator just made holds for sockets opened before it.
@@ -53,17 +71,28 @@ def post(
             existing = _by_client_id(author, room, client_id)
             _resend(existing)
             return existing, False
-        body = _check_write(author, room, writer, body)
+        _check_write(author, room, writer)
+        body = policy.filter_terms(body)
+        original = visible_message(room, reply_to) if reply_to is not None else None
+        named = _named_members(room, body)
         # No other transaction can store this client_id meanwhile: it would hold the room's lock.
-        message = Message.objects.create(room=room, author=author, body=body, client_id=client_id)
+        message = Message.objects.create(
+            room=room,
+            author=author,
+            body=body,
+            html=richtext.render(body, named),
+            client_id=client_id,
+            reply_to=original,
+        )
         broadcast.on_commit(
             broadcast.to_room,
             room.pk,
             protocol.message_frame(message),
             follows=room.last_message_id or 0,
+            author_id=author.pk,
         )
         notify = protocol.notify_frame(message)
-        for user_id in _to_notify(message):
+        for user_id in _to_notify(message, named):
             broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
 
@@ -142,13 +171,11 @@ def _lock_for_write(
     return locked, writer
 
 
-def _check_write(author: AbstractBaseUser, room: Room, writer: policy.Writer, body: str) -> str:
-    """Every rule of posting, for a message or an edit: the body as it may be stored."""
+def _check_write(author: AbstractBaseUser, room: Room, writer: policy.Writer) -> None:
+    """Every rule of posting, for every write: a message, an edit, a reaction."""
     policy.check_may_write(author, room, writer)
     policy.check_not_blocked(author, room)
-    body = policy.filter_terms(body)
     _start_interval(author, room, writer)
-    return body
 
 
 def _start_interval(author: AbstractBaseUser, room: Room, writer: policy.Writer) -> None:
@@ -166,13 +193,13 @@ def _resend(message: Message) -> None:
 
 def _by_client_id(author: AbstractBaseUser, room: Room, client_id: str) -> Message | None:
     message = (
-        Message.objects.select_related("room", "author")
+        Message.objects.select_related(*RELATED)
         .filter(room=room, author=author, client_id=client_id)
         .first()
     )
     if message is not None and message.deleted:
         raise NotFound("That message was deleted.")
-    return message
+    return with_reactions([message])[0] if message is not None else None
 
 
 def send_direct(
@@ -183,38 +210,54 @@ def send_direct(
     return post(author=author, room=room, body=body, client_id=client_id)
 
 
-def _to_notify(message: Message) -> list[int]:
+def _named_members(room: Room, body: str) -> dict[str, int]:
+    """The members of the room the body names with `@` (username to id): marked as mentions
+    in its html, and, but for its author, told."""
+    names = richtext.mentioned(body)
+    if not names:
+        return {}  # most messages: building even an unused queryset costs more than the rest
+    return dict(
+        Membership.objects.filter(room=room, user__username__in=names).values_list(
+            "user__username", "user_id"
+        )
+    )
+
+
+def _mentioned(message: Message, named: dict[str, int]) -> list[int]:
+    """The members a message mentions whom it may reach: not its author, nobody banned from
+    the room, nobody who blocks the author or whom the author blocks. Recorded as mentions
+    (unread mention counts)."""
+    targets = [user_id for user_id in named.values() if user_id != message.author_id]
+    if not targets or message.room.kind == Room.Kind.DIRECT:
+        return []
+    silenced = policy.blocked_with(message.author, targets) | policy.banned_user_ids(
+        message.room_id, targets
+    )
+    reached = [user_id for user_id in targets if user_id not in silenced]
+    Mention.objects.filter(message=message).exclude(user_id__in=reached).delete()
+    Mention.objects.bulk_create(
+        [Mention(message=message, user_id=user_id) for user_id in reached],
+        ignore_conflicts=True,
+    )
+    return reached
+
+
+def _to_notify(message: Message, named: dict[str, int]) -> list[int]:
     """Both people of a direct room (the author's other sockets follow the conversation too);
-    elsewhere, the members mentioned. Never someone banned from the room, nor, for a mention,
-    someone who blocks the author or whom the author blocks."""
+    elsewhere, the members mentioned (`_mentioned`). Never someone banned from the room."""
     if message.room.kind == Room.Kind.DIRECT:
         targets = list(
             Membership.objects.filter(room=message.room).values_list("user_id", flat=True)
         )
         banned = policy.banned_user_ids(message.room_id, targets)
         return [user_id for user_id in targets if user_id not in banned]
-    if "@" not in message.body:
-        return []  # most messages: building even an unused queryset costs more than the rest
-    mentioned = set(MENTION.findall(message.body))
-    if not mentioned:
-        return []
-    targets = list(
-        Membership.objects.filter(room=message.room, user__username__in=mentioned)
-        .exclude(user_id=message.author_id)
-        .values_list("user_id", flat=True)
-    )
-    if not targets:
-        return []
-    silenced = policy.blocked_with(message.author, targets) | policy.banned_user_ids(
-        message.room_id, targets
-    )
-    return [user_id for user_id in targets if user_id not in silenced]
+    return _mentioned(message, named)
 
 
 def visible_message(room: Room, message_id: int, *, lock: bool = False) -> Message:
     """A message of this room that is not deleted, or `NotFound`; an id from another room is
     not found either."""
-    messages = Message.objects.visible().select_related("room", "author")
+    messages = Message.objects.visible().select_related(*RELATED)
     if lock:
         messages = messages.select_for_update()
     message = messages.filter(pk=message_id, room=room).first()
@@ -225,22 +268,86 @@ def visible_message(room: Room, message_id: int, *, lock: bool = False) -> Messa
 
 def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> Message:
     """Only the author rewrites a message (moderators delete, never rewrite), and only under
-    every rule of posting: an edit reaches the room as a new message does."""
+    every rule of posting: an edit reaches the room as a new message does. Mentions it adds
+    count as unread mentions, without a notification."""
     body = clean_body(body)
     with transaction.atomic():
         room, writer = _lock_for_write(actor, room.pk)
         message = visible_message(room, message_id, lock=True)
         if message.author_id != actor.pk:
             raise Forbidden("Only its author may edit a message.")
-        message.body = _check_write(actor, room, writer, body)
+        _check_write(actor, room, writer)
+        message.body = policy.filter_terms(body)
+        named = _named_members(room, message.body)
+        message.html = richtext.render(message.body, named)
         message.edited = timezone.now()
-        message.save(update_fields=["body", "edited"])
+        message.save(update_fields=["body", "html", "edited"])
+        _mentioned(message, named)
+        with_reactions([message])
         broadcast.on_commit(
             broadcast.to_room,
             room.pk,
             {"type": "message.edited", "message": protocol.message_data(message)},
         )
     return message
+
+
+def clean_emoji(value: str) -> str:
+    if len(value) > EMOJI_MAX_LENGTH or not emojis.is_emoji(value):
+        raise Invalid("A reaction is one emoji.")
+    return value
+
+
+def react(
+    *, user: AbstractBaseUser, room: Room, message_id: int, emoji: str, add: bool
+) -> list[dict]:
+    """Add or take back a reaction, under every rule of posting; the room hears the message's
+    reactions (`message.reactions`). At most `EMOJI_PER_MESSAGE` different emoji a message."""
+    emoji = clean_emoji(emoji)
+    with transaction.atomic():
+        room, writer = _lock_for_write(user, room.pk)
+        message = visible_message(room, message_id)
+        _check_write(user, room, writer)
+        mine = Reaction.objects.filter(message=message, user=user, emoji=emoji)
+        if not add:
+            mine.delete()
+        elif not mine.exists():
+            present = set(Reaction.objects.filter(message=message).values_list("emoji", flat=True))
+            if emoji not in present and len(present) >= EMOJI_PER_MESSAGE:
+                raise TooLong(f"A message holds at most {EMOJI_PER_MESSAGE} different emoji.")
+            Reaction.objects.create(message=message, user=user, emoji=emoji)
+        summary = reactions_of([message.pk]).get(message.pk, [])
+        broadcast.on_commit(
+            broadcast.to_room,
+            room.pk,
+            {"type": "message.reactions", "id": message.pk, "reactions": summary},
+        )
+    return summary
+
+
+def reactions_of(message_ids: list[int]) -> dict[int, list[dict]]:
+    """Message id to its reactions, `[{"emoji", "users": [username...]}]` in the order each
+    emoji first came, for the messages that have any: one query for a page."""
+    summaries: dict[int, dict[str, list[str]]] = {}
+    rows = (
+        Reaction.objects.filter(message_id__in=message_ids)
+        .order_by("id")
+        .values_list("message_id", "emoji", "user__username")
+    )
+    for message_id, emoji, username in rows:
+        summaries.setdefault(message_id, {}).setdefault(emoji, []).append(username)
+    return {
+        message_id: [{"emoji": emoji, "users": users} for emoji, users in by_emoji.items()]
+        for message_id, by_emoji in summaries.items()
+    }
+
+
+def with_reactions(messages: list[Message]) -> list[Message]:
+    """The messages, each with its `reactions_summary` for `protocol.message_data`."""
+    summaries = reactions_of([message.pk for message in messages]) if messages else {}
+    for message in messages:
+        message.reactions_summary = summaries.get(message.pk, [])
+    return messages
 
 
 def delete(*, actor: AbstractBaseUser, room: Room, message_id: int, reason: str = "") -> None:
@@ -273,14 +380,26 @@ def history(
     """A page of messages, oldest first, and whether more lie beyond it in that direction."""
     if before is not None and after is not None:
         raise Invalid("Give 'before' or 'after', not both.")
-    messages = Message.objects.visible().filter(room=room).select_related("room", "author")
+    messages = Message.objects.visible().filter(room=room).select_related(*RELATED)
     if after is not None:  # after=0: from the room's first message
         page = list(messages.filter(id__gt=after).order_by("id")[: limit + 1])
-        return page[:limit], len(page) > limit
+        return with_reactions(page[:limit]), len(page) > limit
     if before is not None:
         messages = messages.filter(id__lt=before)
     page = list(messages.order_by("-id")[: limit + 1])
-    return page[:limit][::-1], len(page) > limit
+    return with_reactions(page[:limit][::-1]), len(page) > limit
+
+
+def around(*, room: Room, message_id: int, limit: int = 50) -> tuple[list[Message], bool, bool]:
+    """A page centred on a message (a reply's original, a search result), oldest first, and
+    whether older and newer ones lie beyond it. The message need not exist any more: the page
+    is what stands around its place."""
+    messages = Message.objects.visible().filter(room=room).select_related(*RELATED)
+    before, after = limit // 2, limit - limit // 2
+    older = list(messages.filter(id__lt=message_id).order_by("-id")[: before + 1])
+    newer = list(messages.filter(id__gte=message_id).order_by("id")[: after + 1])
+    page = older[:before][::-1] + newer[:after]
+    return with_reactions(page), len(older) > before, len(newer) > after
 
 
 def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
@@ -298,7 +417,7 @@ def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
     )
     if not moved:
         return
-    unread = rooms.unread_counts(user, [room.pk]).get(room.pk, 0)
+    unread = conversations.unread_counts(user, [room.pk]).get(room.pk, 0)
     broadcast.on_commit(
         broadcast.to_user, user.pk, {"type": "unread", "room": room.slug, "unread": unread}
     )

@@ -73,6 +73,11 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages"
     )
     body = models.TextField()
+    # The body rendered from Markdown, sanitised (chat.richtext): what clients show.
+    html = models.TextField(blank=True, default="")
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Chosen by the sending client so that a retried send is stored once; NULL, not "", means
     # none, so the unique constraint below skips messages without one.
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL = none)
@@ -96,6 +101,47 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.author} in {self.room}: {self.body[:40]}"
+
+
+class Reaction(models.Model):
+    """`user` reacted to `message` with `emoji` (one grapheme); once per person and emoji."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions"
+    )
+    emoji = models.CharField(max_length=32)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="reaction_once_per_person"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.emoji} on #{self.message_id}"
+
+
+class Mention(models.Model):
+    """`message` names `user`, a member of its room, with `@`: what unread mention counts
+    count."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="mention_once_per_person")
+        ]
+        indexes = [models.Index(fields=["user", "message"], name="mention_user_message")]
+
+    def __str__(self) -> str:
+        return f"#{self.message_id} mentions {self.user}"
 
 
 class Block(models.Model):

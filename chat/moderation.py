@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import broadcast, messages, policy, protocol
+from . import broadcast, messages, policy, protocol, rooms
 from .errors import Forbidden, Invalid, NotFound, TooLong, Unauthenticated
 from .models import Membership, ModerationLog, Mute, Report, Room, RoomBan, Sanction
 
@@ -94,11 +94,16 @@ def ban(
         broadcast.on_commit(
             broadcast.close_user_sockets, user.pk, Forbidden.close_code, room_id=room.pk
         )
+        rooms.left(user.pk, room)
     return made
 
 
 def unban(*, actor: AbstractBaseUser, room: Room, user: AbstractBaseUser, reason: str = "") -> None:
-    _lift(RoomBan, Action.UNBAN, actor=actor, room=room, user=user, reason=reason)
+    """The room comes back to a member's sidebar."""
+    with transaction.atomic():
+        _lift(RoomBan, Action.UNBAN, actor=actor, room=room, user=user, reason=reason)
+        if Membership.objects.filter(room=room, user=user).exists():
+            rooms.joined(user.pk, room, rooms.title_for(room, user))
 
 
 def mute(

@@ -8,6 +8,7 @@ so that the consumer answers an `error` frame instead of dying with close code 1
 import json
 from typing import Any
 
+from . import richtext
 from .errors import ChatError, Invalid, TooLong
 from .models import Message, Room
 
@@ -16,6 +17,8 @@ MAX_DEPTH = 4
 MAX_ID = 2**63 - 1
 MAX_LIMIT = 100
 MAX_CLIENT_ID = 64
+MAX_REF = 64
+MAX_ATTACHMENTS = 10
 # Bytes of messages in one frame (`ready`, `history`). Daphne refuses to send a frame over its
 # --websocket-max-message-size (256 KiB) as it refuses to receive one, and 100 long messages
 # (4,000 Chinese characters are 12 KB) would pass it: a page holds what fits, and says
@@ -69,6 +72,16 @@ def parse(text: str | None) -> dict[str, Any]:
     return frame
 
 
+def ref_of(frame: dict[str, Any]) -> str | None:
+    """The frame's `ref`, which its answer carries back; `Invalid` for one that is not a string
+    of at most `MAX_REF` characters (its error then carries none)."""
+    ref = frame.get("ref")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF):
+        frame.pop("ref")
+        raise Invalid(f"'ref' must be a string of at most {MAX_REF} characters.")
+    return ref
+
+
 def text_field(frame: dict[str, Any], name: str, *, max_length: int | None = None) -> str:
     value = frame.get(name)
     if not isinstance(value, str):
@@ -116,32 +129,54 @@ def _iso(moment) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def _reply_data(message: Message) -> dict[str, Any] | None:
+    if message.reply_to_id is None:
+        return None
+    original = message.reply_to
+    if original is None or original.deleted is not None:
+        return {"id": message.reply_to_id, "author": None, "excerpt": None}
+    return {
+        "id": original.pk,
+        "author": original.author.username,
+        "excerpt": richtext.excerpt(original.body),
+    }
+
+
 def message_data(message: Message) -> dict[str, Any]:
+    """The message object of the contract. `reactions_summary` is set by the service that read
+    the message (chat.messages.with_reactions); a new message has none."""
     return {
         "id": message.pk,
         "room": message.room.slug,
         "author": message.author.username,
         "body": message.body,
+        "html": message.html,
         "created": _iso(message.created),
         "edited": _iso(message.edited),
         "client_id": message.client_id,
+        "reply_to": _reply_data(message),
+        "attachments": [],
+        "reactions": getattr(message, "reactions_summary", []),
     }
 
 
-def fit_messages(
-    messages: list[Message], *, keep_newest: bool
-) -> tuple[list[dict[str, Any]], bool]:
-    """The data of as many of `messages` (oldest first) as fit in `MESSAGES_BUDGET`, taken from
-    the newest end (a page back in time, or the latest) or the oldest (a page forward, catching
-    up); and whether some had to be left out."""
+def fit_messages(messages: list[Message], *, keep: str) -> tuple[list[dict[str, Any]], int, int]:
+    """The data of as many of `messages` (oldest first) as fit in `MESSAGES_BUDGET`, kept from
+    the `"newest"` end (a page back in time, the latest), the `"oldest"` (a page forward,
+    catching up) or the `"middle"` (a page around a message); and how many were left out at
+    the older and at the newer end."""
     data = [message_data(m) for m in messages]
-    ordered = reversed(range(len(data))) if keep_newest else range(len(data))
-    used = 0
-    for kept, index in enumerate(ordered):
-        used += len(encode(data[index]).encode()) + 1
-        if used > MESSAGES_BUDGET and kept:
-            return (data[index + 1 :] if keep_newest else data[:index]), True
-    return data, False
+    sizes = [len(encode(item).encode()) + 1 for item in data]
+    low, high, used = 0, len(data), sum(sizes)
+    while used > MESSAGES_BUDGET and high - low > 1:
+        older = keep == "newest" or (keep == "middle" and low < len(data) - high)
+        if older:
+            used -= sizes[low]
+            low += 1
+        else:
+            high -= 1
+            used -= sizes[high]
+    return data[low:high], low, len(data) - high
 
 
 def room_data(room: Room) -> dict[str, Any]:
@@ -153,6 +188,16 @@ def room_data(room: Room) -> dict[str, Any]:
         "slow_mode": room.slow_mode_seconds,
         "posting": room.posting,
     }
+
+
+def conversation_frame(room: Room, title: str) -> dict[str, Any]:
+    """For the user's other sockets: they now belong to `room` (`title`: its name, or in a
+    direct room the other person's)."""
+    return {"type": "conversation", "room": room_data(room), "title": title}
+
+
+def conversation_removed_frame(room: Room) -> dict[str, Any]:
+    return {"type": "conversation.removed", "room": room.slug}
 
 
 def message_frame(message: Message) -> dict[str, Any]:
@@ -170,10 +215,19 @@ def notify_frame(message: Message) -> dict[str, Any]:
     }
 
 
+def ok_frame(message_id: int | None = None) -> dict[str, Any]:
+    """The answer to a frame whose effect is a change or a broadcast (sent when it has a
+    `ref`): `id` names the message it concerned."""
+    return {"type": "ok"} if message_id is None else {"type": "ok", "id": message_id}
+
+
 def error_frame(error: ChatError, refused: dict[str, Any]) -> dict[str, Any]:
-    """The answer to a refused frame. It names the refused frame's `client_id`, when that was a
-    valid one, so a client knows which of its pending sends failed."""
+    """The answer to a refused frame. It names the refused frame's `ref` and `client_id`, when
+    they were valid, so a client knows which of its requests and pending sends failed."""
     frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    ref = refused.get("ref")
+    if isinstance(ref, str) and len(ref) <= MAX_REF:
+        frame["ref"] = ref
     if error.retry_after is not None:
         frame["retry_after"] = round(error.retry_after, 3)
     client_id = refused.get("client_id")

@@ -1,39 +1,21 @@
-"""Rooms: creating them, who may open them, membership, and the lobby's view of them.
+"""Rooms: creating them, who may open them, membership: joining, adding, leaving.
 
 Opening a public room makes the user a member, so that read marks and unread counts have a
 place to live. Private rooms are members-only; a member's role decides who moderates.
 """
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.paginator import Page, Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
-from . import broadcast, policy
+from . import broadcast, policy, protocol
 from .errors import Forbidden, Invalid, NotFound, TooLong
-from .models import Membership, Message, ModerationLog, Room
+from .models import Membership, ModerationLog, Room, RoomBan
 
 NAME_MAX_LENGTH = 80
-# Public rooms one has not joined are listed a page at a time: anyone may create rooms.
-LOBBY_PAGE = 50
-
-
-@dataclass(frozen=True)
-class LobbyEntry:
-    room: Room
-    title: str  # the room's name, or for a direct room the other person's username
-    unread: int | None  # None where the user has not joined the room
-    last_id: int | None
-    last_author: str | None
-    last_body: str | None
-    last_created: datetime | None
 
 
 def clean_name(name: str) -> str:
@@ -108,6 +90,8 @@ def direct_room(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Room:
             Membership.objects.bulk_create(
                 [Membership(room=room, user=first), Membership(room=room, user=second)]
             )
+            joined(first.pk, room, second.username)
+            joined(second.pk, room, first.username)
     return room
 
 
@@ -148,6 +132,7 @@ def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
         member, created = Membership.objects.get_or_create(room=room, user=user)
         if created:
             _announce_members(room)
+            joined(user.pk, room, room.name)
     return room, member
 
 
@@ -168,7 +153,22 @@ def add_member(*, actor: AbstractBaseUser, room: Room, username: str) -> Members
         if created:
             policy.log(actor=actor, action=ModerationLog.Action.ADD_MEMBER, target=user, room=room)
             _announce_members(room)
+            joined(user.pk, room, room.name)
     return member
+
+
+def joined(user_id: int, room: Room, title: str) -> None:
+    """Tell the user's sockets, after commit, that they belong to `room` now: their sidebars
+    list it, and they hear its activity."""
+    broadcast.on_commit(
+        broadcast.conversation, user_id, room.pk, protocol.conversation_frame(room, title)
+    )
+
+
+def left(user_id: int, room: Room) -> None:
+    broadcast.on_commit(
+        broadcast.conversation, user_id, room.pk, protocol.conversation_removed_frame(room)
+    )
 
 
 def leave_room(*, user: AbstractBaseUser, room: Room) -> None:
@@ -196,78 +196,12 @@ def _announce_members(room: Room) -> None:
     )
 
 
-def unread_counts(user: AbstractBaseUser, room_ids: list[int] | None = None) -> dict[int, int]:
-    """Room id to the number of others' visible messages after my read mark, where nonzero.
-    Rooms I am banned from count nothing: nothing of them reaches me."""
-    messages = Message.objects.visible().filter(
-        room__memberships__user=user,
-        id__gt=Coalesce(F("room__memberships__last_read"), 0),
+def watched_room_ids(user: AbstractBaseUser) -> list[int]:
+    """The rooms whose new messages the user's sockets hear of: theirs, but those they are
+    banned from."""
+    banned = RoomBan.objects.active().filter(user=user).values("room_id")
+    return list(
+        Membership.objects.filter(user=user)
+        .exclude(room_id__in=banned)
+        .values_list("room_id", flat=True)
     )
-    if room_ids is not None:
-        messages = messages.filter(room_id__in=room_ids)
-    banned = policy.banned_room_ids(user)
-    if banned:
-        messages = messages.exclude(room_id__in=banned)
-    return dict(messages.exclude(author=user).values_list("room").annotate(n=Count("id")))
-
-
-@dataclass(frozen=True)
-class Lobby:
-    public: list[LobbyEntry]  # the public rooms I joined
-    discover: Page  # of LobbyEntry: public rooms I have not joined yet
-    private: list[LobbyEntry]
-    direct: list[LobbyEntry]  # newest first
-
-
-def _with_last_message(rooms: QuerySet, user: AbstractBaseUser) -> QuerySet:
-    last = Message.objects.visible().filter(room=OuterRef("pk")).order_by("-id")
-    partner = Membership.objects.filter(room=OuterRef("pk")).exclude(user=user)
-    return rooms.annotate(
-        last_id=Subquery(last.values("id")[:1]),
-        last_author=Subquery(last.values("author__username")[:1]),
-        last_body=Subquery(last.values("body")[:1]),
-        last_created=Subquery(last.values("created")[:1]),
-        partner=Subquery(partner.values("user__username")[:1]),
-    )
-
-
-def _entry(room: Room, unread: int | None) -> LobbyEntry:
-    return LobbyEntry(
-        room=room,
-        title=room.partner if room.kind == Room.Kind.DIRECT else room.name,
-        unread=unread,
-        last_id=room.last_id,
-        last_author=room.last_author,
-        last_body=room.last_body,
-        last_created=room.last_created,
-    )
-
-
-def lobby(user: AbstractBaseUser, *, page: int | str = 1) -> Lobby:
-    """My rooms with my unread counts and their last message, and a page of the public rooms
-    I have not joined. Rooms I am banned from are left out."""
-    unread = unread_counts(user)
-    banned = policy.banned_room_ids(user)
-    mine = Room.objects.filter(memberships__user=user).exclude(pk__in=banned)
-    groups: dict[str, list[LobbyEntry]] = {kind: [] for kind in Room.Kind.values}
-    for room in _with_last_message(mine, user).order_by("name"):
-        groups[room.kind].append(_entry(room, unread.get(room.pk, 0)))
-    groups[Room.Kind.DIRECT].sort(key=lambda entry: entry.last_id or 0, reverse=True)
-    others = (
-        Room.objects.filter(kind=Room.Kind.PUBLIC)
-        .exclude(memberships__user=user)
-        .exclude(pk__in=banned)
-        .order_by("name", "pk")
-    )
-    discover = Paginator(_with_last_message(others, user), LOBBY_PAGE).get_page(page)
-    discover.object_list = [_entry(room, None) for room in discover.object_list]
-    return Lobby(
-        public=groups[Room.Kind.PUBLIC],
-        discover=discover,
-        private=groups[Room.Kind.PRIVATE],
-        direct=groups[Room.Kind.DIRECT],
-    )
-
-
-def total_unread(user: AbstractBaseUser) -> int:
-    return sum(unread_counts(user).values())

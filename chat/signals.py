@@ -59,13 +59,15 @@ def close_sockets_on_account_deleted(sender, instance, **kwargs) -> None:
 @receiver(post_delete, sender=Membership, dispatch_uid="chat.membership_deleted")
 def close_sockets_on_membership_deleted(sender, instance, **kwargs) -> None:
     """Left, removed (the settings page, admin, a cascade): the person's sockets on the room
-    close with 4403, and the room hears its new member list."""
+    close with 4403, their others drop it from the sidebar, and the room hears its new member
+    list."""
     broadcast.on_commit(
         broadcast.close_user_sockets,
         instance.user_id,
         Forbidden.close_code,
         room_id=instance.room_id,
     )
+    rooms.left(instance.user_id, instance.room)
     members = rooms.member_usernames(instance.room_id)
     broadcast.on_commit(
         broadcast.to_room, instance.room_id, {"type": "members", "members": members}

@@ -25,6 +25,7 @@ urlpatterns = [
     path("rooms/<slug:slug>/leave/", views.room_leave, name="room_leave"),
     path("dm/<str:username>/", views.direct, name="direct"),
     path("settings/blocks/", views.block_settings, name="block_settings"),
+    path("api/rooms/", views.api_rooms, name="api_rooms"),
     path("api/rooms/<slug:slug>/messages/", views.api_messages, name="api_messages"),
     path("api/users/", views.api_users, name="api_users"),
     path("healthz", views.healthz, name="healthz"),

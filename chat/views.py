@@ -15,8 +15,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import blocks, messages, moderation, policy, protocol, ratelimits, rooms
-from .errors import ChatError, Forbidden, NotFound
+from . import blocks, conversations, messages, moderation, policy, protocol, ratelimits, rooms
+from .errors import ChatError, Forbidden, NotFound, Unauthenticated
 from .forms import (
     AddMemberForm,
     BanForm,
@@ -68,20 +68,24 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-def _lobby_context(request: HttpRequest, form: RoomForm) -> dict:
-    lobby = rooms.lobby(request.user, page=request.GET.get("page", 1))
-    total = sum(
-        entry.unread or 0
-        for entries in (lobby.public, lobby.private, lobby.direct)
-        for entry in entries
-    )
-    return {"lobby": lobby, "form": form, "total_unread": total}
+def _sidebar(request: HttpRequest) -> dict:
+    """What every chat page's sidebar starts from: my conversations and their unread counts."""
+    mine = conversations.mine(request.user)
+    return {"conversations": mine, "total_unread": conversations.total_unread(mine)}
+
+
+def _home_context(request: HttpRequest, form: RoomForm) -> dict:
+    return {
+        **_sidebar(request),
+        "discover": conversations.discover(request.user, page=request.GET.get("page", 1)),
+        "form": form,
+    }
 
 
 @login_required
 @require_GET
 def lobby(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/lobby.html", _lobby_context(request, RoomForm()))
+    return render(request, "chat/home.html", _home_context(request, RoomForm()))
 
 
 @login_required
@@ -100,7 +104,7 @@ def room_create(request: HttpRequest) -> HttpResponse:
             status = exc.http_status
         else:
             return redirect("room", slug=room.slug)
-    return render(request, "chat/lobby.html", _lobby_context(request, form), status=status)
+    return render(request, "chat/home.html", _home_context(request, form), status=status)
 
 
 @login_required
@@ -119,7 +123,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_moderate": moderator,
             "can_leave": room.kind != room.Kind.DIRECT,
             "add_member_form": AddMemberForm(),
-            "total_unread": rooms.total_unread(request.user),
+            **_sidebar(request),
         },
     )
 
@@ -183,6 +187,7 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "ban_form": BanForm(),
             "mute_form": MuteForm(),
             "moderation_log": room.moderation_log.select_related("actor", "target")[:50],
+            **_sidebar(request),
         },
     )
 
@@ -239,7 +244,7 @@ def block_settings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "chat/blocks.html",
-        {"blocks": blocks.blocked_by(request.user), "form": form},
+        {"blocks": blocks.blocked_by(request.user), "form": form, **_sidebar(request)},
         status=400 if form.errors else 200,
     )
 
@@ -249,10 +254,20 @@ USER_SEARCH_LIMIT = 10
 
 @never_cache
 @require_GET
+def api_rooms(request: HttpRequest) -> JsonResponse:
+    """`{"rooms": [...]}`: my rooms with their unread and mention counts, then the public
+    rooms I have not joined. Clients ask at start and after every reconnect."""
+    if not request.user.is_authenticated:
+        return _json_error(Unauthenticated())
+    return JsonResponse({"rooms": [entry.data() for entry in conversations.listing(request.user)]})
+
+
+@never_cache
+@require_GET
 def api_users(request: HttpRequest) -> JsonResponse:
     """`?q=` a username prefix: `{"users": [username...]}`, for starting a conversation."""
     if not request.user.is_authenticated:
-        return JsonResponse({"error": "unauthenticated", "message": "Log in first."}, status=401)
+        return _json_error(Unauthenticated())
     query = request.GET.get("q", "").strip()
     if not query:
         return JsonResponse({"users": []})
@@ -303,7 +318,7 @@ def _query_fields(request: HttpRequest, *names: str) -> dict[str, int | str]:
 def api_messages(request: HttpRequest, slug: str) -> JsonResponse:
     """`{"messages": [...], "has_more": bool}`, oldest first; errors as JSON with a status."""
     if not request.user.is_authenticated:
-        return JsonResponse({"error": "unauthenticated", "message": "Log in first."}, status=401)
+        return _json_error(Unauthenticated())
     try:
         query = _query_fields(request, "before", "after", "limit")
         limit = protocol.limit_field(query, settings.CHAT_HISTORY_PAGE)

@@ -292,17 +292,19 @@ class DaphneWorker:
     async def connect(
         self,
         user,
-        slug: str,
+        slug: str | None = None,
         *,
+        path: str | None = None,
         origin: str | None = None,
         cookie: str | None = None,
         expect_ready: bool = True,
     ) -> NetworkSocket:
+        """A socket of `user` on room `slug` (or on `path`, e.g. the lobby's)."""
         from channels.db import database_sync_to_async as sync_to_async
 
         cookie = cookie or await sync_to_async(session_cookie)(user)
         connection_ = await websockets.connect(
-            f"ws://127.0.0.1:{self.port}/ws/rooms/{slug}/",
+            f"ws://127.0.0.1:{self.port}{path or f'/ws/rooms/{slug}/'}",
             additional_headers={"Cookie": f"sessionid={cookie}"},
             origin=origin or f"http://127.0.0.1:{self.port}",
             open_timeout=10,

@@ -8,7 +8,16 @@ import websockets
 from channels.testing import WebsocketCommunicator
 
 # Frames that arrive on their own schedule; `expect` steps over them.
-AMBIENT = {"presence", "members", "typing", "unread", "room"}
+AMBIENT = {
+    "presence",
+    "members",
+    "typing",
+    "unread",
+    "room",
+    "activity",
+    "conversation",
+    "conversation.removed",
+}
 
 
 class ChatSocket:

@@ -22,13 +22,25 @@ async def test_ready_describes_room_me_members_and_recent_messages(
         "slow_mode": 0,  # extensions: the room's moderation settings
         "posting": "everyone",
     }
-    assert ready["me"] == {"username": "bob"}
+    assert ready["me"] == {"username": "bob", "role": "member", "moderator": False}
     assert ready["members"] == ["alice", "bob"]  # opening a public room made bob a member
     assert ready["online"] == ["bob"]
     assert [m["body"] for m in ready["messages"]] == ["first"]
     assert ready["last_read"] is None
     message = ready["messages"][0]
-    assert set(message) == {"id", "room", "author", "body", "created", "edited", "client_id"}
+    assert set(message) == {
+        "id",
+        "room",
+        "author",
+        "body",
+        "html",
+        "created",
+        "edited",
+        "client_id",
+        "reply_to",
+        "attachments",
+        "reactions",
+    }
     assert message["room"] == "general" and message["author"] == "alice"
     assert message["created"].endswith("Z") and message["edited"] is None
 

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from django.test import Client
 
-from chat import blocks, messages, policy, rooms
+from chat import blocks, messages, policy, richtext, rooms
 from chat.models import Membership, Message, Room
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,8 +46,9 @@ def test_dm_page_for_an_unknown_user_is_404_and_for_myself_says_why(alice):
 
 def test_a_direct_room_is_never_listed_as_public(alice, bob, carol):
     rooms.direct_room(user=alice, other=bob)
-    lobby = _client(carol).get("/").context["lobby"]
-    assert lobby.public == [] and lobby.direct == []
+    listed = _client(carol).get("/api/rooms/").json()["rooms"]
+    assert [room["kind"] for room in listed] == []
+    assert _client(carol).get("/").context["conversations"] == []
 
 
 async def test_a_third_person_is_refused_over_http_and_the_socket(open_socket, alice, bob, carol):
@@ -244,7 +245,7 @@ async def test_a_mention_of_a_non_member_does_nothing(open_socket, alice, bob, p
     ],
 )
 def test_mention_syntax(body, mentioned):
-    assert set(messages.MENTION.findall(body)) == mentioned
+    assert richtext.mentioned(body) == mentioned
 
 
 # Unread counts, read marks and "seen"
@@ -257,13 +258,13 @@ async def test_the_lobby_socket_hears_notifications_and_unread_changes(
     await sync_to_async(messages.post)(author=alice, room=room, body="earlier")
     lobby = await open_socket(bob, expect_ready=False, path="/ws/lobby/")
     ready = await lobby.expect("ready")
-    assert ready["me"] == {"username": "bob"} and ready["unread"] == {room.slug: 1}
+    assert ready == {"type": "ready", "me": {"username": "bob"}}  # counts: GET /api/rooms/
     a = await open_socket(alice, public_room.slug)
     await a.send("dm.send", to="bob", body="now")
     notify = await lobby.expect("notify")
     assert notify["room"] == room.slug and notify["message"]["body"] == "now"
     bob_dm = await open_socket(bob, room.slug)
-    assert bob_dm.ready["unread"] == {room.slug: 2}  # every room's count, for the tab title
+    assert "unread" not in bob_dm.ready  # the handshake does not grow with my rooms
     await bob_dm.send("read", id=notify["message"]["id"])
     unread = await lobby.recv_type("unread")
     assert unread == {"type": "unread", "room": room.slug, "unread": 0}
@@ -287,20 +288,17 @@ async def test_in_a_direct_room_the_sender_sees_how_far_the_other_has_read(open_
     assert again.ready["read_marks"] == {"bob": message_id}
 
 
-def test_the_lobby_lists_direct_conversations_with_unread_count_and_last_message(alice, bob):
+def test_direct_conversations_are_listed_with_their_unread_count(alice, bob):
     room = rooms.direct_room(user=alice, other=bob)
     first, _ = messages.post(author=alice, room=room, body="one")
-    messages.post(author=alice, room=room, body="two")
+    second, _ = messages.post(author=alice, room=room, body="two")
     messages.mark_read(user=bob, room=room, message_id=first.pk)
     response = _client(bob).get("/")
-    [entry] = response.context["lobby"].direct
-    assert (entry.title, entry.unread, entry.last_author, entry.last_body) == (
-        "alice",
-        1,
-        "alice",
-        "two",
-    )
+    [entry] = response.context["conversations"]
+    assert (entry.title, entry.unread, entry.mentions, entry.last_id) == ("alice", 1, 1, second.pk)
     assert response.context["total_unread"] == 1
+    [listed] = _client(bob).get("/api/rooms/").json()["rooms"]
+    assert listed == {**entry.data(), "slug": room.slug}
     room_page = _client(bob).get(f"/rooms/{room.slug}/")
     assert room_page.context["title"] == "alice" and room_page.context["total_unread"] == 1
 

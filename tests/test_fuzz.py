@@ -59,7 +59,7 @@ from hypothesis import HealthCheck, Phase, example, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from chat import messages, rooms
+from chat import broadcast, messages, rooms
 from chat.models import Membership, Message, Report
 from chatsite.asgi import application
 
@@ -89,12 +89,27 @@ REAL_TYPES = [
     "message.edit",
     "message.delete",
     "message.report",
+    "reaction.add",
+    "reaction.remove",
     "dm.send",
     "typing",
     "history",
     "read",
     "ping",
 ]
+# Frames answered `ok` (when they carry a `ref`): their effect is a change or a broadcast.
+OK_TYPES = {
+    "message.send",
+    "message.edit",
+    "message.delete",
+    "reaction.add",
+    "reaction.remove",
+    "dm.send",
+    "typing",
+    "read",
+}
+REF_MAX = 64
+EMOJI_MAX = 32
 HOSTILE_TYPES = [
     "websocket.connect",
     "websocket.receive",
@@ -144,7 +159,7 @@ CLIENT_ID_MAX = 64
 REASON_MAX = 500
 USERNAME_MAX = 150
 PING = '{"type":"ping"}'
-AMBIENT = {"presence", "members"}  # news of who is here, on nobody's frame in particular
+AMBIENT = {"presence", "members", "conversation", "activity"}  # news on nobody's frame
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
@@ -315,6 +330,10 @@ near_bodies = st.one_of(
     st.sampled_from([0, 5, True, None, ["hi"], {"body": "hi"}, 1.5]),
     edge_text,  # NUL and lone surrogates, mostly
 )
+valid_refs = st.one_of(st.none(), st.text(clean_chars, max_size=REF_MAX))
+near_refs = st.sampled_from(["r" * (REF_MAX + 1), 7, True, ["r1"], {"ref": "r"}, 1.5])
+valid_emoji = st.sampled_from(["👍", "🎉", "👍🏽", "🇨🇳", "❤️"])
+near_emoji = st.sampled_from(["a", "👍👍", "", " 👍", "x" * (EMOJI_MAX + 1), 5, None, ["👍"]])
 valid_names = st.sampled_from(["alice", "carol", " alice ", "carol\n"])
 near_names = st.one_of(
     st.sampled_from(["bob", " bob", "ALICE", "nobody", "", "a" * 151, None, 5, ["alice"]]),
@@ -353,7 +372,14 @@ FIELDS: dict[str, dict[str, tuple[st.SearchStrategy, st.SearchStrategy, bool]]] 
     },
     "read": {"id": (valid_ids, near_ids, False)},
     "ping": {},
+    "reaction.add": {"id": (valid_ids, near_ids, False), "emoji": (valid_emoji, near_emoji, False)},
+    "reaction.remove": {
+        "id": (valid_ids, near_ids, False),
+        "emoji": (valid_emoji, near_emoji, False),
+    },
 }
+for fields_ in FIELDS.values():  # every frame may carry a `ref` (contract v2)
+    fields_["ref"] = (valid_refs, near_refs, True)
 # Fields that would name another room, author or time; they must be ignored.
 IGNORED_FIELDS = {
     "room": st.sampled_from(["secret-plans", "general", "dm-1-2", 2]),
@@ -664,8 +690,18 @@ def _field_errors(frame: dict) -> set[str]:
     """The codes a frame of a real type earns for its fields alone (empty: the fields are fine)."""
     type_ = frame["type"]
     errors: set[str] = set()
-    if type_ in ("message.edit", "message.delete", "message.report", "read"):
+    if not _ref_ok(frame):
+        return {"invalid"}  # the frame is refused before anything else of it is read
+    if type_ in ("message.edit", "message.delete", "message.report", "read", *REACTIONS):
         if not _is_id(frame.get("id")):
+            errors.add("invalid")
+    if type_ in REACTIONS:
+        value = frame.get("emoji")
+        if not isinstance(value, str):
+            errors.add("invalid")
+        elif len(value) > EMOJI_MAX:
+            errors.add("too_long")
+        elif value not in EMOJI_VALID:
             errors.add("invalid")
     if type_ in ("message.send", "message.edit", "dm.send"):
         errors |= _body_errors(frame.get("body"))
@@ -693,8 +729,16 @@ def _field_errors(frame: dict) -> set[str]:
 # --- Checking what the server sends ----------------------------------------------------------
 
 
+REACTIONS = ("reaction.add", "reaction.remove")
+EMOJI_VALID = {"👍", "🎉", "👍🏽", "🇨🇳", "❤️"}
+
+
 def check_message(message: Any, room: str | None = None) -> None:
     assert isinstance(message, dict), message
+    assert isinstance(message["html"], str) and isinstance(message["attachments"], list), message
+    assert message["reply_to"] is None or _is_id(message["reply_to"]["id"]), message
+    for reaction in message["reactions"]:
+        assert isinstance(reaction["emoji"], str) and reaction["users"], message
     assert {"id", "room", "author", "body", "created", "edited", "client_id"} <= set(message)
     assert _is_id(message["id"]), message
     assert isinstance(message["room"], str) and isinstance(message["author"], str), message
@@ -737,6 +781,14 @@ def check_frame(frame: Any) -> None:
             check_message(message)
     elif type_ == "report.ack":
         assert _is_id(frame["id"]), frame
+    elif type_ == "ok":  # answers a frame with a `ref`
+        assert isinstance(frame["ref"], str) and ("id" not in frame or _is_id(frame["id"])), frame
+    elif type_ == "message.reactions":
+        assert _is_id(frame["id"]) and isinstance(frame["reactions"], list), frame
+    elif type_ == "activity":  # news of another room
+        assert isinstance(frame["room"], str) and _is_id(frame["id"]), frame
+    elif type_ in ("conversation", "conversation.removed"):
+        assert frame["room"], frame
     elif type_ == "presence":
         assert all(isinstance(name, str) for name in frame["online"]), frame
     elif type_ == "members":  # extension
@@ -826,18 +878,23 @@ class Fuzzer:
         self.sent += 1
         model.count(model.tally, frame.category)
         clean = _clean_frame(text)
-        expect_pong = clean is not None and clean["type"] == "ping"
+        expect_pong = clean is not None and clean["type"] == "ping" and _ref_ok(clean)
         # A frame the server acts on may be answered through the channel layer too, which the
-        # consumer can dispatch just after the first ping: a second ping waits for that.
+        # consumer can dispatch just after the first ping: once the broadcasts its transaction
+        # scheduled have gone to the layer, a second ping waits for that.
         pings = 2 if clean is not None and clean["type"] in REAL_TYPES else 1
         await self.sock.send_text(PING)
         got = await read_frames(self.sock, 1 + expect_pong, frame)
         if pings == 2:
+            sending = broadcast._tails.get(asyncio.get_running_loop())
+            if sending is not None:
+                await sending
             await self.sock.send_text(PING)
             got += await read_frames(self.sock, 1, frame)
         for _ in range(pings):  # drop our pings' pongs
             del got[max(i for i, f in enumerate(got) if f["type"] == "pong")]
         replies = [f for f in got if f["type"] not in AMBIENT]
+        replies = self.answered(clean, replies, frame)
         for reply in replies:
             model.count(model.replies, reply["type"] + ":" + reply.get("code", ""))
             if reply["type"] == "error" and "client_id" in reply:  # it names this frame's
@@ -845,6 +902,20 @@ class Fuzzer:
                     f"{frame!r} answered {reply}"
                 )
         self.verify(frame, value, text, replies)
+
+    def answered(self, clean: dict | None, replies: list[dict], what: Any) -> list[dict]:
+        """Requests and answers: a frame with a valid `ref` has exactly one reply carrying it
+        (its result, `error` or `ok`), no other reply has one, and only such a frame gets an
+        `ok`. The replies but `ok`, for the model."""
+        ref = clean.get("ref") if clean is not None and _ref_ok(clean) else None
+        carrying = [reply for reply in replies if "ref" in reply]
+        if ref is None:
+            assert carrying == [], f"{what!r} answered {replies}"
+        else:
+            assert [reply["ref"] for reply in carrying] == [ref], f"{what!r} answered {replies}"
+            if carrying[0]["type"] == "ok":
+                assert clean["type"] in OK_TYPES, f"{what!r} answered {replies}"
+        return [reply for reply in replies if reply["type"] != "ok"]
 
     def verify(self, frame: Frame, value: Any, text: str | None, replies: list[dict]) -> None:
         what = frame
@@ -863,6 +934,9 @@ class Fuzzer:
             _error(replies, {"invalid"}, what)
             return
         defects = _defects(parsed)
+        if not defects and not _ref_ok(parsed):
+            _error(replies, {"invalid"}, what)  # read before the type
+            return
         if parsed["type"] not in REAL_TYPES:
             # Both rules hold for an unknown type with a NUL in it: either answer will do.
             _error(replies, {"unknown_type", "invalid"} if defects else {"unknown_type"}, what)
@@ -978,6 +1052,15 @@ class Fuzzer:
         else:
             _error(replies, {"not_found"}, what)
 
+    def on_reaction_add(self, frame: dict, replies: list[dict], what: Any) -> None:
+        if self._target(frame) in ("mine", "theirs"):
+            reply = _only(replies, "message.reactions", what)
+            assert reply["id"] == frame["id"], f"{what!r} answered {reply}"
+        else:
+            _error(replies, {"not_found"}, what)
+
+    on_reaction_remove = on_reaction_add
+
     def on_read(self, frame: dict, replies: list[dict], what: Any) -> None:
         target = self._target(frame)
         if target == "nowhere":
@@ -1041,6 +1124,12 @@ def _clean_frame(text: str | None) -> dict | None:
     if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
         return None
     return None if _defects(parsed) else parsed
+
+
+def _ref_ok(frame: dict) -> bool:
+    """A frame whose `ref` is not a short string is refused before its type is read."""
+    ref = frame.get("ref")
+    return ref is None or (isinstance(ref, str) and len(ref) <= REF_MAX)
 
 
 # --- The test ----------------------------------------------------------------------------------
@@ -1199,7 +1288,13 @@ def test_fuzzed_frames_get_well_formed_replies_and_never_break_the_socket(
     assert sorted(deleted) == sorted(model.deletions)
     notified = [f["message"]["id"] for f in heard if f["type"] == "notify"]
     assert sorted(notified) == sorted(model.direct_sent.get("alice", []))
-    assert {f["type"] for f in heard} <= {"message", "message.edited", "message.deleted", "notify"}
+    assert {f["type"] for f in heard} <= {
+        "message",
+        "message.edited",
+        "message.deleted",
+        "message.reactions",
+        "notify",
+    }
     assert all(f.get("user") == "bob" for f in fuzzer.alice_frames if f["type"] == "typing")
 
     # Nothing was logged as a failure, and the database holds only valid data.

@@ -215,9 +215,9 @@ def test_the_lobby_lists_public_rooms_a_page_at_a_time(alice, bob):
     for n in range(60):
         Room.objects.create(slug=f"room-{n:02}", name=f"Room {n:02}")
     client = _client(bob)
-    first = client.get("/").context["lobby"].discover
+    first = client.get("/").context["discover"]
     assert len(first.object_list) == 50 and first.has_next()
-    second = client.get("/?page=2").context["lobby"].discover
+    second = client.get("/?page=2").context["discover"]
     assert len(second.object_list) == 10 and not second.has_next()
     assert client.get("/?page=nonsense").status_code == 200
 

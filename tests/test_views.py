@@ -75,12 +75,10 @@ def test_lobby_lists_public_and_my_private_rooms_with_unread_counts(
     messages.post(author=bob, room=public_room, body="mine don't count")
     hidden = rooms.create_room(creator=carol, name="Carol only", kind="private")
     messages.mark_read(user=bob, room=public_room, message_id=first.pk)
-    lobby = client_for(bob).get("/").context["lobby"]
-    public = {e.room.slug: e.unread for e in lobby.public}
-    assert public == {public_room.slug: 1}
-    assert lobby.private == []  # neither alice's nor carol's private room
-    alice_private = [e.room for e in client_for(alice).get("/").context["lobby"].private]
-    assert alice_private == [private_room] and hidden not in alice_private
+    listed = {e.slug: (e.kind, e.unread) for e in client_for(bob).get("/").context["conversations"]}
+    assert listed == {public_room.slug: ("public", 1)}  # neither alice's nor carol's private room
+    alice_rooms = [e.slug for e in client_for(alice).get("/").context["conversations"]]
+    assert alice_rooms == [public_room.slug, private_room.slug] and hidden.slug not in alice_rooms
 
 
 def test_create_room_makes_the_creator_owner(client_for, alice):

@@ -1,0 +1,110 @@
+"""Message bodies rendered from Markdown to HTML, once, when a message is stored or edited.
+
+CommonMark (markdown-it-py) with what a chat needs: emphasis, strong, strikethrough, inline
+code, fenced code blocks, links (and bare URLs made links), block quotes, lists; a line break
+is a line break, as people type in a chat. Raw HTML in a body is text (`html: False`), and the
+result is cleaned by nh3 against an allowlist anyway: links only to http, https and mailto,
+opening elsewhere without the page's opener or referrer. `@username` of a member becomes a
+mention element, which clients highlight (their own name more).
+
+Clients show the result as it is; rendering here, once, keeps every client (the browser, bots,
+a terminal) and every reader of a message seeing the same thing, at no cost per delivery.
+"""
+
+import re
+from collections.abc import Collection
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+
+# Django usernames are letters, digits and @.+-_; a trailing '.' is punctuation, not the name.
+MENTION = re.compile(r"(?<![\w@])@([\w.@+-]*[\w@+-])")
+
+TAGS = {
+    "p", "br", "strong", "em", "s", "code", "pre", "blockquote", "ul", "ol", "li", "a", "span",
+}  # fmt: skip
+ATTRIBUTES = {
+    "a": {"href"},
+    "code": {"class"},
+    "ol": {"start"},
+    "span": {"class", "data-user"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+LINK_REL = "nofollow noopener noreferrer"
+
+_markdown = (
+    MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "typographer": False})
+    .enable(["linkify", "strikethrough"])
+    .disable(["image", "heading", "lheading", "hr", "html_block", "html_inline"])
+)
+
+
+def mentioned(body: str) -> set[str]:
+    """The usernames a body names with `@`, members or not."""
+    return set(MENTION.findall(body)) if "@" in body else set()
+
+
+def _mark_mentions(tokens: list[Token], members: Collection[str]) -> None:
+    """Split the text tokens (never code, nor a link's text) at the `@name` of a member, into
+    text and a `mention` token."""
+    for token in tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        children: list[Token] = []
+        in_link = 0
+        for child in token.children:
+            in_link += {"link_open": 1, "link_close": -1}.get(child.type, 0)
+            if child.type != "text" or in_link or "@" not in child.content:
+                children.append(child)
+                continue
+            position = 0
+            for match in MENTION.finditer(child.content):
+                if match.group(1) not in members:
+                    continue
+                if match.start() > position:
+                    children.append(_text(child.content[position : match.start()]))
+                mention = Token("mention", "span", 0)
+                mention.meta = {"user": match.group(1)}
+                children.append(mention)
+                position = match.end()
+            if position < len(child.content):
+                children.append(_text(child.content[position:]))
+        token.children = children
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def _render_mention(renderer, tokens: list[Token], index: int, options, env) -> str:
+    escaped = escapeHtml(tokens[index].meta["user"])
+    return f'<span class="mention" data-user="{escaped}">@{escaped}</span>'
+
+
+_markdown.add_render_rule("mention", _render_mention)
+
+
+def render(body: str, members: Collection[str] = ()) -> str:
+    """The body as safe HTML; `members`: the usernames of the room's members it mentions."""
+    tokens = _markdown.parse(body)
+    if members:
+        _mark_mentions(tokens, members)
+    html = _markdown.renderer.render(tokens, _markdown.options, {})
+    return nh3.clean(
+        html,
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel=LINK_REL,
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+    ).strip()
+
+
+def excerpt(body: str, length: int = 100) -> str:
+    """A message's text on one line, for a reply's quote."""
+    line = " ".join(body.split())
+    return line if len(line) <= length else line[: length - 1] + "…"

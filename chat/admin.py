@@ -15,11 +15,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import messages as chat_messages
-from . import moderation, policy, rooms
+from . import moderation, policy, rooms, tokens
 from .errors import ChatError, Forbidden
 from .models import (
+    ApiToken,
     Block,
     BlockedTerm,
+    Bot,
     Membership,
     Message,
     ModerationLog,
@@ -370,6 +372,49 @@ class BlockAdmin(admin.ModelAdmin):
     list_display = ["blocker", "blocked", "created"]
     search_fields = ["blocker__username", "blocked__username"]
     autocomplete_fields = ["blocker", "blocked"]
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    """Bots and who owns them; bots are made and run from their owner's settings page, and
+    deactivated here like any account (Users)."""
+
+    list_display = ["user", "owner", "created", "active"]
+    list_select_related = ["user", "owner"]
+    search_fields = ["user__username", "owner__username"]
+    readonly_fields = ["user", "owner", "created"]
+
+    @admin.display(boolean=True, description="active")
+    def active(self, obj: Bot) -> bool:
+        return obj.user.is_active
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens, to read and to revoke: deleting one revokes it (its sockets close)."""
+
+    list_display = ["name", "prefix", "user", "scope", "created", "last_used", "expires"]
+    list_select_related = ["user"]
+    list_filter = ["scope", "created"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["user", "name", "prefix", "scope", "created", "last_used", "expires"]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: ApiToken) -> None:
+        tokens.revoke(actor=request.user, token_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for token in queryset:
+            self.delete_model(request, token)
 
 
 @admin.action(description="Deactivate the selected accounts (closes their sockets)")

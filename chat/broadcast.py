@@ -13,8 +13,9 @@ user groups have sockets. Layer events:
   `online`;
 - to a user, `chat.frame` `{text, skip_room}`: send `text` unless the socket is on room
   `skip_room` (which heard the news as a `message` already);
-- to a user, `chat.close` `{code, session, room}`: close with `code` if `session` is null or
-  the socket's own, and `room` is null or the socket's room;
+- to a user, `chat.close` `{code, session, room, token}`: close with `code` if `session` is
+  null or the socket's own, `room` null or the socket's room, and `token` null or the API
+  token the socket was opened with;
 - to a user, `chat.conversation` `{room, joined, text}`: the user joined or left room `room`
   (an id): sockets watch it or stop (chat.fanout), and send `text` (`conversation` or
   `conversation.removed`).
@@ -117,9 +118,15 @@ async def conversation(user_id: int, room_id: int, frame: dict[str, Any]) -> Non
 
 
 async def close_user_sockets(
-    user_id: int, code: int, *, session_key: str | None = None, room_id: int | None = None
+    user_id: int,
+    code: int,
+    *,
+    session_key: str | None = None,
+    room_id: int | None = None,
+    token_id: int | None = None,
 ) -> None:
-    """Close every socket of a user, or only those of one session, or on one room."""
+    """Close every socket of a user, or only those of one session, on one room, or opened with
+    one API token."""
     await _send(
         user_group(user_id),
         {
@@ -127,6 +134,7 @@ async def close_user_sockets(
             "code": code,
             "session": session_digest(session_key),
             "room": room_id,
+            "token": token_id,
         },
     )
 

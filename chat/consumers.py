@@ -20,16 +20,19 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from . import (
+    authentication,
     backpressure,
     broadcast,
     fanout,
     messages,
+    middleware,
     moderation,
     policy,
     presence,
     protocol,
     ratelimits,
     rooms,
+    tokens,
 )
 from .errors import (
     ChatError,
@@ -40,7 +43,6 @@ from .errors import (
     Unavailable,
     UnknownType,
 )
-from .middleware import session_user
 from .models import Membership, Room
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     counted = False  # among the user's open sockets (chat.presence)
     presence_entry = ""  # on its room's online list (chat.presence), for a room socket
     watch: fanout.Watch | None = None  # new messages in the user's other rooms
+    session: str | None = None  # a digest of the session's key, for a cookie's socket
+    token_id: int | None = None  # the API token's, for a token's or a ticket's socket
     dropped = False  # for leaving too much unread (chat.backpressure)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -102,6 +106,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         client can read."""
         await self.accept()
         try:
+            ticket = middleware.ticket_of(self.scope)
+            self.ticket = await tokens.redeem_ticket(ticket) if ticket is not None else None
             await database_sync_to_async(self.identify)()
             await self._admit()
             await self.open()
@@ -119,13 +125,24 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             self.heartbeat = asyncio.create_task(self._beat())
 
     def identify(self) -> None:
-        """Who this is, and the rooms whose activity they hear, in one database hop (a room
-        socket also opens its room in it)."""
-        user = session_user(self.scope["session"])
-        if not user.is_authenticated:
-            raise Unauthenticated()
+        """Who this is (an API token's user, a ticket's, or the session's) and the rooms whose
+        activity they hear, in one database hop (a room socket also opens its room in it)."""
+        if authentication.token_in_url(self.scope.get("query_string", b"").decode("latin1")):
+            raise Unauthenticated("Tokens go in the Authorization header, never in a URL.")
+        raw = authentication.bearer(middleware.header(self.scope, b"authorization"))
+        token = None
+        if raw is not None:
+            user, token = tokens.authenticate(raw)
+        elif self.ticket is not None:
+            user, token = tokens.ticket_holder(*self.ticket)
+        else:
+            user = authentication.session_user(self.scope["session"])
+            if not user.is_authenticated:
+                raise Unauthenticated()
+            self.session = broadcast.session_digest(self.scope["session"].session_key)
         self.user = user
-        self.session = broadcast.session_digest(self.scope["session"].session_key)
+        self.token_id = token.pk if token else None
+        self.scopes = tokens.scopes_of(token)
         self.watched = rooms.watched_room_ids(user)
 
     async def _admit(self) -> None:
@@ -205,6 +222,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             handler = self.handlers.get(frame["type"])
             if handler is None:
                 raise UnknownType(f"Unknown frame type {frame['type'][:50]!r}.")
+            policy.check_scope(self.scopes, frame["type"])
             answer = await handler(self, frame)
             if frame["type"] != "ping":
                 self.strikes = 0
@@ -261,6 +279,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     async def chat_close(self, event: dict[str, Any]) -> None:
         if event["session"] is not None and event["session"] != self.session:
             return
+        if event.get("token") is not None and event["token"] != self.token_id:
+            return
         if event.get("room") is not None and (self.room is None or self.room.pk != event["room"]):
             return
         await self.close(code=event["code"])
@@ -292,7 +312,7 @@ def _snapshot(room: Room, user) -> dict[str, Any]:
     the user is in (their unread counts come from `GET /api/rooms/`)."""
     recent, _ = messages.history(room=room, limit=settings.CHAT_HISTORY_PAGE)
     snapshot = {
-        "members": rooms.member_usernames(room.pk),
+        **rooms.members(room.pk),
         "messages": protocol.fit_messages(recent, keep="newest")[0],
     }
     if room.kind == Room.Kind.DIRECT:

@@ -21,6 +21,8 @@ class Store(Protocol):
     async def drop(self, key: str, member: str) -> None: ...
     async def alive(self, key: str) -> tuple[list[str], bool]: ...
     async def claim(self, key: str, ttl: float) -> bool: ...
+    async def put(self, key: str, value: str, ttl: float) -> None: ...
+    async def take(self, key: str) -> str | None: ...
     async def take_token(self, key: str, capacity: int, period: float) -> float: ...
 
 
@@ -30,6 +32,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.sets: dict[str, dict[str, float]] = {}
         self.claims: dict[str, float] = {}
+        self.values: dict[str, tuple[str, float]] = {}
         self.buckets: dict[str, tuple[float, float]] = {}
 
     async def touch(self, key: str, member: str, ttl: float) -> int:
@@ -65,6 +68,13 @@ class MemoryStore:
             return False
         self.claims[key] = now + ttl
         return True
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        self.values[key] = (value, time.monotonic() + ttl)
+
+    async def take(self, key: str) -> str | None:
+        value, until = self.values.pop(key, (None, 0.0))
+        return value if until > time.monotonic() else None
 
     async def take_token(self, key: str, capacity: int, period: float) -> float:
         now = time.monotonic()
@@ -166,6 +176,14 @@ class RedisStore:
 
     async def claim(self, key: str, ttl: float) -> bool:
         return bool(await self.redis.set(self.prefix + key, 1, px=int(ttl * 1000), nx=True))
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        await self.redis.set(self.prefix + key, value, px=int(ttl * 1000))
+
+    async def take(self, key: str) -> str | None:
+        """Read and delete at once (GETDEL): a value taken once is gone for everyone."""
+        value = await self.redis.getdel(self.prefix + key)
+        return value.decode() if value is not None else None
 
     async def take_token(self, key: str, capacity: int, period: float) -> float:
         redis = self.redis

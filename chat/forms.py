@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.utils import timezone
 
 from . import rooms
-from .models import Membership, Room
+from .models import ApiToken, Membership, Room
 
 
 class SignupForm(UserCreationForm):
@@ -99,3 +99,24 @@ class MuteForm(BanForm):
         "24h": timedelta(days=1),
         "7d": timedelta(days=7),
     }
+
+
+class TokenForm(forms.Form):
+    """A new API token: its name, what it may do, when it stops working."""
+
+    name = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(
+        choices=[("read", "Read"), ("write", "Write")],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["read"],
+    )
+    expires_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
+
+    def arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        scope = ApiToken.Scope.WRITE if "write" in data["scopes"] else ApiToken.Scope.READ
+        return {"name": data["name"], "scope": scope, "expires_days": data["expires_days"]}
+
+
+class BotForm(forms.Form):
+    username = forms.CharField(max_length=150)

@@ -1,22 +1,21 @@
 """The WebSocket middleware stack: the site's own origins only, then the session's cookie, with a
-session that costs nothing per frame. The user is resolved by the consumer, after it accepted
-the socket (`session_user`)."""
+session that costs nothing per frame. Who the socket is (session, token or ticket) is resolved
+by the consumer, after it accepted the socket (chat.authentication)."""
 
 from importlib import import_module
-from types import SimpleNamespace
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from channels.sessions import CookieMiddleware
 from django.conf import settings
-from django.contrib.auth import get_user
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http.request import validate_host
 from django.utils.http import is_same_domain
 
+from .authentication import bearer
 
-def _header(scope, name: bytes) -> str | None:
+
+def header(scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
             return value.decode("latin1")
@@ -37,7 +36,7 @@ def _scheme_host_port(url: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname, port
 
 
-def site_origin_allowed(scope) -> bool:
+def _site_origin(scope, origin: str, host: str) -> bool:
     """Whether the handshake's `Origin` is one of the site's own: the scheme and port the
     request reached the site by (`https` when over TLS or through a proxy that says so in
     `SECURE_PROXY_SSL_HEADER`) with a host of `ALLOWED_HOSTS`; or one of
@@ -47,12 +46,8 @@ def site_origin_allowed(scope) -> bool:
     another port or scheme of the same host (another site, to a browser) could open a socket
     carrying this site's cookie.
     """
-    origin = _header(scope, b"origin")
-    host = _header(scope, b"host")
-    if not origin or not host:
-        return False
     proxy_header, secure_value = settings.SECURE_PROXY_SSL_HEADER or (None, None)
-    forwarded = proxy_header and _header(
+    forwarded = proxy_header and header(
         scope, proxy_header.removeprefix("HTTP_").replace("_", "-").lower().encode()
     )
     scheme = "https" if scope.get("scheme") == "wss" or forwarded == secure_value else "http"
@@ -72,12 +67,30 @@ def site_origin_allowed(scope) -> bool:
     )
 
 
+def ticket_of(scope) -> str | None:
+    tickets = parse_qs(scope.get("query_string", b"").decode("latin1")).get("ticket")
+    return tickets[0] if tickets else None
+
+
+def origin_allowed(scope) -> bool:
+    """A cookie travels with any page's socket, so a socket that may be using one must come
+    from one of the site's own origins. A socket that presents an API token may come without an
+    Origin (a bot), and one with a ticket from any page: both are credentials a foreign page
+    cannot have taken from the browser."""
+    origin, host = header(scope, b"origin"), header(scope, b"host")
+    if ticket_of(scope) is not None:
+        return True
+    if not origin:
+        return bearer(header(scope, b"authorization")) is not None
+    return bool(host) and _site_origin(scope, origin, host)
+
+
 class SiteOriginValidator(BaseMiddleware):
     """Refuses, with HTTP 403 at the handshake, a socket opened from another site's page: it
     would carry this site's cookie (cross-site WebSocket hijacking)."""
 
     async def __call__(self, scope, receive, send):
-        if not site_origin_allowed(scope):
+        if not origin_allowed(scope):
             return await WebsocketDenier()(scope, receive, send)
         return await self.inner(scope, receive, send)
 
@@ -98,15 +111,3 @@ def SocketAuthMiddlewareStack(inner):
     """Cookies and the session: Channels' `AuthMiddlewareStack`, leaner, and without resolving
     the user before the socket is accepted (see `session_user`)."""
     return CookieMiddleware(SocketSessionMiddleware(inner))
-
-
-def session_user(session) -> AbstractBaseUser | AnonymousUser:
-    """The user a socket's session belongs to, as Django's `get_user` finds it for a request
-    (the session's hash checked, a rotated key's fallbacks included).
-
-    Channels' `AuthMiddleware` reads it before the socket is accepted, in a database hop of its
-    own. In a reconnect storm that hop waits behind a thousand others; past Daphne's connect
-    timeout (5 s) the handshake is refused, the client retries, and its first attempt's work
-    still runs: the retries pile up faster than they are served. The consumers accept first
-    and read the user in the same hop as the rest of their opening."""
-    return get_user(SimpleNamespace(session=session))

@@ -144,6 +144,51 @@ class Mention(models.Model):
         return f"#{self.message_id} mentions {self.user}"
 
 
+class Bot(models.Model):
+    """`user` is a bot account, made and run by `owner`: it has no password and acts only
+    through API tokens."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="bot"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} (bot of {self.owner})"
+
+
+class ApiToken(models.Model):
+    """A credential for `user` (a person, or a bot) with `scopes`. Only a digest of the secret
+    is kept, with a short prefix of it to find the row and for people to recognise it by."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)  # SHA-256 of the whole token, hex
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    created = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(null=True, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+
 class Block(models.Model):
     """`blocker` wants no direct messages with `blocked`, in either direction."""
 

@@ -156,6 +156,30 @@ def check_may_set_staff(actor: AbstractBaseUser, target: AbstractBaseUser) -> No
     check_may_act(actor, target, None)
 
 
+# What an API token's scope allows: `read` opens sockets and reads; `write` also changes things.
+# Frames and HTTP endpoints are named here alike, and checked in one place (`check_scope`).
+WRITES = {
+    "message.send",
+    "message.edit",
+    "message.delete",
+    "message.report",
+    "reaction.add",
+    "reaction.remove",
+    "dm.send",
+    "typing",
+    "upload",
+    "direct",  # starting a direct conversation (HTTP)
+}
+
+
+def check_scope(scopes: frozenset[str], action: str) -> None:
+    """Raises unless a request holding `scopes` may do `action` (a frame type, or an HTTP
+    endpoint's name)."""
+    needed = "write" if action in WRITES else "read"
+    if needed not in scopes:
+        raise Forbidden(f"This token may not {action}: it lacks the {needed} scope.")
+
+
 def until_text(until: datetime | None) -> str:
     return f"until {until.isoformat(timespec='minutes')}" if until else "until lifted"
 

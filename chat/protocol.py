@@ -50,23 +50,30 @@ def _check_values(value: Any, depth: int = 0) -> None:
             _check_values(item, depth + 1)
 
 
+def parse_object(text: str, what: str = "frame") -> dict[str, Any]:
+    """One JSON object (a frame, or an API request's body), checked for what the database
+    cannot hold and what no client needs: `Invalid`, or `TooLong` past `MAX_FRAME_CHARS`."""
+    if len(text) > MAX_FRAME_CHARS:
+        raise TooLong(f"A {what} may be at most {MAX_FRAME_CHARS} characters.")
+    if not text.strip():
+        raise Invalid(f"The {what} is empty.")
+    try:
+        frame = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise Invalid(f"The {what} is nested too deeply.") from None
+    except ValueError:
+        raise Invalid(f"The {what} is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise Invalid(f"A {what} must be a JSON object.")
+    _check_values(frame)
+    return frame
+
+
 def parse(text: str | None) -> dict[str, Any]:
     """Turn one WebSocket text frame into a dict with a string `type`, or raise `Invalid`."""
     if text is None:
         raise Invalid("Frames must be JSON text, not binary.")
-    if len(text) > MAX_FRAME_CHARS:
-        raise TooLong(f"A frame may be at most {MAX_FRAME_CHARS} characters.")
-    if not text.strip():
-        raise Invalid("The frame is empty.")
-    try:
-        frame = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise Invalid("The frame is nested too deeply.") from None
-    except ValueError:
-        raise Invalid("The frame is not valid JSON.") from None
-    if not isinstance(frame, dict):
-        raise Invalid("A frame must be a JSON object.")
-    _check_values(frame)
+    frame = parse_object(text)
     if not isinstance(frame.get("type"), str):
         raise Invalid("A frame needs a string 'type'.")
     return frame

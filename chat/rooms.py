@@ -13,7 +13,7 @@ from django.utils.text import slugify
 
 from . import broadcast, policy, protocol
 from .errors import Forbidden, Invalid, NotFound, TooLong
-from .models import Membership, ModerationLog, Room, RoomBan
+from .models import Bot, Membership, ModerationLog, Room, RoomBan
 
 NAME_MAX_LENGTH = 80
 
@@ -131,7 +131,7 @@ def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
             raise Forbidden("This room is for its members only.")
         member, created = Membership.objects.get_or_create(room=room, user=user)
         if created:
-            _announce_members(room)
+            announce_members(room.pk)
             joined(user.pk, room, room.name)
     return room, member
 
@@ -152,7 +152,7 @@ def add_member(*, actor: AbstractBaseUser, room: Room, username: str) -> Members
         member, created = Membership.objects.get_or_create(room=room, user=user)
         if created:
             policy.log(actor=actor, action=ModerationLog.Action.ADD_MEMBER, target=user, room=room)
-            _announce_members(room)
+            announce_members(room.pk)
             joined(user.pk, room, room.name)
     return member
 
@@ -190,10 +190,18 @@ def leave_room(*, user: AbstractBaseUser, room: Room) -> None:
         member.delete()  # chat.signals closes the sockets and announces the members
 
 
-def _announce_members(room: Room) -> None:
-    broadcast.on_commit(
-        broadcast.to_room, room.pk, {"type": "members", "members": member_usernames(room.pk)}
-    )
+def members(room_id: int) -> dict[str, list[str]]:
+    """The room's members, and which of them are bots (the interface marks them): for `ready`
+    and `members` frames."""
+    bots = Bot.objects.filter(user__memberships__room_id=room_id)
+    return {
+        "members": member_usernames(room_id),
+        "bots": sorted(bots.values_list("user__username", flat=True)),
+    }
+
+
+def announce_members(room_id: int) -> None:
+    broadcast.on_commit(broadcast.to_room, room_id, {"type": "members", **members(room_id)})
 
 
 def watched_room_ids(user: AbstractBaseUser) -> list[int]:

@@ -68,7 +68,4 @@ def close_sockets_on_membership_deleted(sender, instance, **kwargs) -> None:
         room_id=instance.room_id,
     )
     rooms.left(instance.user_id, instance.room)
-    members = rooms.member_usernames(instance.room_id)
-    broadcast.on_commit(
-        broadcast.to_room, instance.room_id, {"type": "members", "members": members}
-    )
+    rooms.announce_members(instance.room_id)

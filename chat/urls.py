@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("", views.lobby, name="lobby"),
@@ -25,8 +25,12 @@ urlpatterns = [
     path("rooms/<slug:slug>/leave/", views.room_leave, name="room_leave"),
     path("dm/<str:username>/", views.direct, name="direct"),
     path("settings/blocks/", views.block_settings, name="block_settings"),
-    path("api/rooms/", views.api_rooms, name="api_rooms"),
-    path("api/rooms/<slug:slug>/messages/", views.api_messages, name="api_messages"),
-    path("api/users/", views.api_users, name="api_users"),
+    path("settings/tokens/", views.token_settings, name="token_settings"),
+    path("settings/bots/", views.bot_settings, name="bot_settings"),
+    path("api/rooms/", api.room_list, name="api_rooms"),
+    path("api/rooms/<slug:slug>/messages/", api.room_messages, name="api_messages"),
+    path("api/direct/<str:username>/", api.direct, name="api_direct"),
+    path("api/tickets/", api.ticket, name="api_tickets"),
+    path("api/users/", api.users, name="api_users"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -4,9 +4,8 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib import messages as flash
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -15,12 +14,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import blocks, conversations, messages, moderation, policy, protocol, ratelimits, rooms
-from .errors import ChatError, Forbidden, NotFound, Unauthenticated
+from . import blocks, bots, conversations, moderation, policy, ratelimits, rooms, tokens
+from .errors import ChatError, Forbidden, NotFound
 from .forms import (
     AddMemberForm,
     BanForm,
     BlockForm,
+    BotForm,
     MemberForm,
     MuteForm,
     PostingForm,
@@ -28,6 +28,7 @@ from .forms import (
     RoomForm,
     SignupForm,
     SlowModeForm,
+    TokenForm,
     TopicForm,
 )
 from .models import Membership, Mute, RoomBan
@@ -249,36 +250,100 @@ def block_settings(request: HttpRequest) -> HttpResponse:
     )
 
 
-USER_SEARCH_LIMIT = 10
-
-
-@never_cache
-@require_GET
-def api_rooms(request: HttpRequest) -> JsonResponse:
-    """`{"rooms": [...]}`: my rooms with their unread and mention counts, then the public
-    rooms I have not joined. Clients ask at start and after every reconnect."""
-    if not request.user.is_authenticated:
-        return _json_error(Unauthenticated())
-    return JsonResponse({"rooms": [entry.data() for entry in conversations.listing(request.user)]})
-
-
-@never_cache
-@require_GET
-def api_users(request: HttpRequest) -> JsonResponse:
-    """`?q=` a username prefix: `{"users": [username...]}`, for starting a conversation."""
-    if not request.user.is_authenticated:
-        return _json_error(Unauthenticated())
-    query = request.GET.get("q", "").strip()
-    if not query:
-        return JsonResponse({"users": []})
-    users = (
-        get_user_model()
-        .objects.filter(username__istartswith=query[:150], is_active=True)
-        .exclude(pk=request.user.pk)
-        .order_by("username")
-        .values_list("username", flat=True)[:USER_SEARCH_LIMIT]
+def _token_page(
+    request: HttpRequest, template: str, context: dict, form: TokenForm
+) -> HttpResponse:
+    """A settings page listing tokens: mine (`own_tokens`), and each bot's (`listed_tokens`)."""
+    managed = tokens.manageable(request.user)
+    for bot in context.get("bots", ()):
+        bot.listed_tokens = [token for token in managed if token.user_id == bot.user_id]
+    own = [token for token in managed if token.user_id == request.user.pk]
+    return render(
+        request,
+        template,
+        {**context, "form": form, "own_tokens": own, **_sidebar(request)},
+        status=400 if form.errors else 200,
     )
-    return JsonResponse({"users": list(users)})
+
+
+def _revoke(request: HttpRequest) -> None:
+    try:
+        revoked = tokens.revoke(actor=request.user, token_id=int(request.POST["revoke"]))
+    except (ValueError, ChatError) as exc:
+        flash.error(request, getattr(exc, "message", "No such token."))
+    else:
+        flash.success(request, f"The token {revoked.name!r} is revoked.")
+
+
+def _new_token(request: HttpRequest, form: TokenForm, user) -> dict:
+    """Make a token from a valid form; the context that shows its secret, once."""
+    try:
+        token, secret = tokens.create(actor=request.user, user=user, **form.arguments())
+    except ChatError as exc:
+        form.add_error("name", exc.message)
+        return {}
+    return {"new_token": secret, "new_token_name": token.name, "new_token_user": user.username}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_settings(request: HttpRequest) -> HttpResponse:
+    """My API tokens. POST makes one (its secret is on the answering page only) or, with
+    `revoke` (an id), revokes one."""
+    form = TokenForm(request.POST or None)
+    shown: dict = {}
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            _revoke(request)
+            return redirect("token_settings")
+        if form.is_valid():
+            shown = _new_token(request, form, request.user)
+            if shown:
+                form = TokenForm()
+    return _token_page(request, "chat/tokens.html", shown, form)
+
+
+BOT_ACTIONS = {"deactivate": False, "reactivate": True}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bot_settings(request: HttpRequest) -> HttpResponse:
+    """My bots and their tokens. POST `action`: `create` (`username`), `deactivate` or
+    `reactivate` (`username`), `token` (`bot` and the token form's fields); or `revoke`."""
+    action = request.POST.get("action", "")
+    form = TokenForm(request.POST if action == "token" else None)
+    bot_form = BotForm(request.POST if action == "create" else None)
+    shown: dict = {}
+    if request.method == "POST":
+        try:
+            if "revoke" in request.POST:
+                _revoke(request)
+                return redirect("bot_settings")
+            if action == "create" and bot_form.is_valid():
+                made = bots.create(owner=request.user, username=bot_form.cleaned_data["username"])
+                flash.success(request, f"Your bot {made.user.username} is ready: give it a token.")
+                return redirect("bot_settings")
+            if action in BOT_ACTIONS:
+                bot = bots.set_active(
+                    owner=request.user,
+                    username=request.POST.get("username", ""),
+                    active=BOT_ACTIONS[action],
+                )
+                flash.success(request, f"{bot.user.username} is {action}d.")
+                return redirect("bot_settings")
+            if action == "token" and form.is_valid():
+                bot = bots.owned(owner=request.user, username=request.POST.get("bot", ""))
+                shown = _new_token(request, form, bot.user)
+                if shown:
+                    form = TokenForm()
+        except ChatError as exc:
+            if action not in ("create", "token"):
+                flash.error(request, exc.message)
+                return redirect("bot_settings")
+            (bot_form if action == "create" else form).add_error(None, exc.message)
+    context = {**shown, "bots": bots.of(request.user), "bot_form": bot_form}
+    return _token_page(request, "chat/bots.html", context, form)
 
 
 @login_required
@@ -298,39 +363,6 @@ def room_add_member(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             flash.success(request, f"{member.user.username} is a member of {room.name}.")
     return redirect("room", slug=room.slug)
-
-
-def _json_error(exc: ChatError) -> JsonResponse:
-    return JsonResponse({"error": exc.code, "message": exc.message}, status=exc.http_status)
-
-
-def _query_fields(request: HttpRequest, *names: str) -> dict[str, int | str]:
-    """Query parameters as a frame's fields, for `protocol`'s checks: plain digits become ints."""
-    return {
-        name: int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else raw
-        for name in names
-        if (raw := request.GET.get(name)) is not None
-    }
-
-
-@never_cache
-@require_GET
-def api_messages(request: HttpRequest, slug: str) -> JsonResponse:
-    """`{"messages": [...], "has_more": bool}`, oldest first; errors as JSON with a status."""
-    if not request.user.is_authenticated:
-        return _json_error(Unauthenticated())
-    try:
-        query = _query_fields(request, "before", "after", "limit")
-        limit = protocol.limit_field(query, settings.CHAT_HISTORY_PAGE)
-        before = protocol.optional_id_field(query, "before")
-        after = protocol.optional_id_field(query, "after", zero=True)
-        room, _ = rooms.open_room(user=request.user, slug=slug)
-        page, has_more = messages.history(room=room, before=before, after=after, limit=limit)
-    except ChatError as exc:
-        return _json_error(exc)
-    return JsonResponse(
-        {"messages": [protocol.message_data(m) for m in page], "has_more": has_more}
-    )
 
 
 HEALTH_TIMEOUT = 2.0

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After it: a Bearer token on /api/ is who the request is (and exempts it from CSRF).
+    "chat.authentication.ApiTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
@@ -179,6 +181,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_RESET_ON_SUCCESS = True
 
+CSRF_FAILURE_VIEW = "chat.api.csrf_failure"  # JSON for the API, Django's page elsewhere
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "lobby"
 LOGOUT_REDIRECT_URL = "login"
@@ -193,7 +197,7 @@ STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "chatsite.storage.ManifestStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
@@ -247,6 +251,10 @@ CHAT_RATE_LIMITS = {
 # A socket answered `rate_limited` this many times with nothing taking effect in between is
 # closed with 4429.
 CHAT_FLOOD_STRIKES = env.int("CHAT_FLOOD_STRIKES", default=10)
+# Seconds a socket ticket (POST /api/tickets/) stays good for its one use.
+CHAT_TICKET_SECONDS = env.float("CHAT_TICKET_SECONDS", default=30.0)
+# Bot accounts one person may own.
+CHAT_BOTS_PER_USER = env.int("CHAT_BOTS_PER_USER", default=10)
 # Sockets one user may hold open at once, on all workers together; the next closes with 4429.
 CHAT_SOCKETS_PER_USER = env.int("CHAT_SOCKETS_PER_USER", default=20)
 # Bytes the server may hold for a socket whose peer does not read; past them it is dropped.

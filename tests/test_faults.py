@@ -3,6 +3,7 @@ a client that stops reading, a thousand sockets reconnecting at once. Whatever t
 accepted (answered with a `message` frame) must be stored once and reach every member once."""
 
 import asyncio
+import json
 import shutil
 import urllib.error
 import urllib.request
@@ -276,6 +277,8 @@ async def test_a_client_that_stops_reading_is_dropped_and_slows_nobody(
         origin=f"http://127.0.0.1:{worker.port}",
         max_queue=1,  # stop reading from the network as soon as one frame waits
     )
+    # Its handshake is accepted before it opens the room: it is present once `ready` came.
+    assert json.loads(await asyncio.wait_for(slow.recv(), 10))["type"] == "ready"
     fast = await _client(bob, [worker], public_room.slug)
     sender = await _client(alice, [worker], public_room.slug)
     assert "carol" in fast.online

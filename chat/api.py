@@ -14,6 +14,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as csrf_page
 from django.views.decorators.cache import never_cache
@@ -64,11 +65,16 @@ def endpoint(*actions: tuple[str, str]) -> Callable[[Endpoint], Endpoint]:
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The request's JSON object, refused (nothing done) when it is not one."""
-    if len(request.body) > protocol.MAX_FRAME_CHARS * 4:
+    """The request's JSON object, refused (nothing done) when it is not one; at most
+    `protocol.MAX_FRAME_CHARS` characters, as a socket frame."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise TooLong("The request body is too large.") from None
+    if len(raw) > protocol.MAX_FRAME_CHARS * 4:  # 4 bytes a character at most
         raise TooLong("The request body is too large.")
     try:
-        text = request.body.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("The request body is not UTF-8.") from None
     return protocol.parse_object(text, "request body")

@@ -31,6 +31,7 @@ from . import (
     presence,
     protocol,
     ratelimits,
+    reactions,
     rooms,
     tokens,
 )
@@ -410,9 +411,9 @@ class ChatConsumer(UserSocket):
 
     async def _react(self, frame: Frame, *, add: bool) -> Frame:
         message_id = protocol.id_field(frame, "id")
-        emoji = protocol.text_field(frame, "emoji", max_length=messages.EMOJI_MAX_LENGTH)
+        emoji = protocol.text_field(frame, "emoji", max_length=reactions.EMOJI_MAX_LENGTH)
         await ratelimits.check("reaction", self.user.pk)
-        await database_sync_to_async(messages.react)(
+        await database_sync_to_async(reactions.react)(
             user=self.user, room=self.room, message_id=message_id, emoji=emoji, add=add
         )
         return protocol.ok_frame(message_id)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import broadcast, messages, policy, protocol, rooms
+from . import broadcast, messages, policy, protocol, rooms, writing
 from .errors import Forbidden, Invalid, NotFound, TooLong, Unauthenticated
 from .models import Membership, ModerationLog, Mute, Report, Room, RoomBan, Sanction
 
@@ -248,7 +248,7 @@ def delete_account(*, actor: AbstractBaseUser, user: AbstractBaseUser, reason: s
 def report(*, reporter: AbstractBaseUser, room: Room, message_id: int, reason: str = "") -> Report:
     """A report for the moderators; reporting the same message again changes nothing."""
     reason = policy.clean_reason(reason)
-    message = messages.visible_message(room, message_id)
+    message = writing.visible_message(room, message_id)
     made, _ = Report.objects.get_or_create(
         message=message, reporter=reporter, defaults={"reason": reason}
     )

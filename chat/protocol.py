@@ -151,7 +151,7 @@ def _reply_data(message: Message) -> dict[str, Any] | None:
 
 def message_data(message: Message) -> dict[str, Any]:
     """The message object of the contract. `reactions_summary` is set by the service that read
-    the message (chat.messages.with_reactions); a new message has none."""
+    the message (chat.messages.with_extras); a new message has none."""
     return {
         "id": message.pk,
         "room": message.room.slug,

@@ -1,0 +1,123 @@
+"""What every write in a room asks first: the room's lock and the writer's standing, read in one
+statement, then the rules of posting (chat.policy); and the messages a write may touch.
+
+Messages, edits, reactions and uploads all come through here, so that every rule of
+`message.send` holds for each of them (contract v2).
+"""
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.utils import timezone
+
+from . import policy
+from .errors import NotFound, Unauthenticated
+from .models import Membership, Message, Mute, Room, RoomBan
+
+# What a message's data needs beside its row (chat.protocol.message_data).
+RELATED = ("room", "author", "reply_to__author")
+
+_WRITING = """
+SELECT r.*, a.is_active AS author_active, a.is_staff AS author_staff,
+    a.is_superuser AS author_superuser, m.role AS author_role, m.last_write AS author_last_write,
+    b.id AS ban_id, u.id AS mute_id, {existing} AS existing_id,
+    (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id
+FROM {room} r
+LEFT JOIN {user} a ON a.id = %s
+LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = a.id
+LEFT JOIN {ban} b ON b.room_id = r.id AND b.user_id = a.id AND (b.until IS NULL OR b.until > %s)
+LEFT JOIN {mute} u ON u.room_id = r.id AND u.user_id = a.id AND u.until > %s
+WHERE r.id = %s"""
+_EXISTING = (
+    "(SELECT e.id FROM {message} e WHERE e.room_id = r.id AND e.author_id = a.id"
+    " AND e.client_id = %s)"
+)
+
+
+def lock_for_write(
+    author: AbstractBaseUser, room_id: int, *, client_id: str | None = None
+) -> tuple[Room, policy.Writer]:
+    """The room's row, locked (ids in a room then follow commit order, see the module
+    docstring of chat.messages; and two writes of one author cannot both pass slow mode), with
+    what deciding on
+    a write needs from other tables, read fresh: the author's rank, ban, mute and slow-mode
+    interval (`policy.Writer`); `existing_id` (a message stored before under `client_id`);
+    `last_message_id` (the room's newest message: the one a new message follows, see
+    `chat.fanout`).
+
+    The lock is its own statement, taken before the reads: in PostgreSQL's READ COMMITTED a
+    statement sees the database as of its start, so reads made in the statement that waited
+    for the lock would miss what its previous holder committed (the message a new one
+    follows, a `client_id` just stored). The reads are one statement instead of five built
+    by the ORM: compiling those cost more CPU than all the rest of a post
+    (docs/performance.md). SQLite has no row locks; its writers already wait for each other
+    from the start of their transaction (`transaction_mode`).
+    """
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {Room._meta.db_table} WHERE id = %s FOR UPDATE", [room_id]
+            )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    tables = {
+        "room": Room._meta.db_table,
+        "user": get_user_model()._meta.db_table,
+        "membership": Membership._meta.db_table,
+        "ban": RoomBan._meta.db_table,
+        "mute": Mute._meta.db_table,
+        "message": Message._meta.db_table,
+    }
+    existing = _EXISTING.format(**tables) if client_id is not None else "NULL"
+    sql = _WRITING.format(existing=existing, **tables)
+    params = [*([client_id] if client_id is not None else []), author.pk, now, now, room_id]
+    locked = next(iter(Room.objects.raw(sql, params)), None)
+    if locked is None:
+        raise NotFound("This room no longer exists.")
+    if not locked.author_active:
+        raise Unauthenticated("This account is no longer active.")
+    last_write = locked.author_last_write
+    if last_write is not None and timezone.is_naive(last_write):  # SQLite, through raw()
+        last_write = timezone.make_aware(last_write, datetime.UTC)
+    writer = policy.Writer(
+        rank=policy.rank_of(
+            is_superuser=locked.author_superuser,
+            is_staff=locked.author_staff,
+            role=locked.author_role,
+        ),
+        member=locked.author_role is not None,
+        banned=locked.ban_id is not None,
+        muted=locked.mute_id is not None,
+        last_write=last_write,
+    )
+    return locked, writer
+
+
+def check_write(
+    author: AbstractBaseUser, room: Room, writer: policy.Writer, *, counts: bool = True
+) -> None:
+    """Every rule of posting, for every write: a message, an edit, a reaction, an upload.
+    `counts`: the write starts the author's next slow-mode interval (an upload does not: the
+    message it is attached to does)."""
+    policy.check_may_write(author, room, writer)
+    policy.check_not_blocked(author, room)
+    if counts:
+        _start_interval(author, room, writer)
+
+
+def _start_interval(author: AbstractBaseUser, room: Room, writer: policy.Writer) -> None:
+    if policy.slow_mode_applies(room, writer):
+        Membership.objects.filter(room=room, user=author).update(last_write=timezone.now())
+
+
+def visible_message(room: Room, message_id: int, *, lock: bool = False) -> Message:
+    """A message of this room that is not deleted, or `NotFound`; an id from another room is
+    not found either."""
+    messages = Message.objects.visible().select_related(*RELATED)
+    if lock:
+        messages = messages.select_for_update()
+    message = messages.filter(pk=message_id, room=room).first()
+    if message is None:
+        raise NotFound("No such message in this room.")
+    return message

@@ -9,7 +9,7 @@ PORT ?= 8000
 WS_MAX_BYTES ?= 262144
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-pg test-browser bench clean
+.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-js test-pg test-browser bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,11 +22,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed ## create .venv and install the pinned requirements
 
-system-deps: ## install redis-server, nginx and chromium from Debian when they are missing
+system-deps: ## install redis-server, nginx, chromium and its Chinese and emoji fonts from Debian when missing
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || missing="$$missing nginx-light"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
+	dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || missing="$$missing fonts-noto-color-emoji"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -76,10 +78,13 @@ format: install ## apply ruff's formatting and safe fixes
 test-unit: install system-deps ## the suite except the browser test (DATABASE_URL picks the database)
 	$(VENV)/bin/pytest -m "not browser" tests
 
+test-js: ## the client core's unit tests, with Node's own test runner
+	node --test tests/js/
+
 test-browser: install system-deps ## the Playwright test, in a process of its own
 	$(VENV)/bin/pytest -m browser tests
 
-test: lint test-unit test-browser ## install what is missing, lint, run the whole suite
+test: lint test-unit test-js test-browser ## install what is missing, lint, run the whole suite
 
 test-pg: install system-deps ## the suite against PostgreSQL on 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(VENV)/bin/pytest -m "not browser" tests

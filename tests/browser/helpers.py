@@ -130,3 +130,24 @@ def say(user: User, text: str) -> None:
     composer.fill(text)
     composer.press("Enter")
     expect(composer).to_have_value("")
+
+
+def create_room(user: User, base: str, name: str, kind: str = "Public") -> str:
+    """`user` creates a room with the home page's form and lands in it; returns its URL."""
+    page = user.page
+    page.goto(f"{base}/")
+    page.get_by_role("textbox", name="Name").fill(name)
+    page.get_by_role("radio", name=kind).check()
+    page.get_by_role("button", name="Create room").click()
+    expect(page.locator("#room-name")).to_have_text(name, timeout=WAIT_MS)
+    expect_connected(user)
+    return page.url
+
+
+def sidebar_entry(user: User, slug: str):
+    """The sidebar's entry of a conversation."""
+    return user.page.locator(f'#sidebar li[data-room="{slug}"]')
+
+
+def slug_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[1]

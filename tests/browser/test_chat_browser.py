@@ -10,25 +10,17 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import ROOT, WAIT_MS, User, expect_connected, say
+from .helpers import WAIT_MS, User, create_room, expect_connected, say
 
 pytestmark = pytest.mark.browser
 
 PASSWORDS = {"alice": "alice-browser-pass-17", "bob": "bob-browser-pass-17"}
-SCREENSHOT = ROOT / "docs" / "screenshot-room.png"
 
 
 def _open_new_room(server: str, alice: User, bob: User, name: str) -> str:
-    """Alice creates a public room through the lobby's form; both open it. Returns its URL."""
-    page = alice.page
-    page.goto(f"{server}/")
-    page.get_by_role("textbox", name="Name").fill(name)
-    page.get_by_role("radio", name="Public").check()
-    page.get_by_role("button", name="Create room").click()
-    expect(page.locator("#room-name")).to_have_text(name, timeout=WAIT_MS)
-    url = page.url
+    """Alice creates a public room through the home page's form; both open it. Returns its URL."""
+    url = create_room(alice, server, name)
     assert url.startswith(f"{server}/rooms/")
-    expect_connected(alice)
     bob.page.goto(url)
     expect(bob.page.locator("#room-name")).to_have_text(name, timeout=WAIT_MS)
     expect_connected(bob)
@@ -89,11 +81,6 @@ def test_a_message_reaches_the_other_user_and_is_confirmed(server, alice, bob):
         alice.page.locator("#messages .msg-body").all_inner_texts()
         == bob.page.locator("#messages .msg-body").all_inner_texts()
     )
-
-    bob.page.locator("#composer-input").focus()
-    bob.page.mouse.move(0, 0)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    bob.page.screenshot(path=str(SCREENSHOT))
     alice.assert_no_script_errors()
     bob.assert_no_script_errors()
 

@@ -10,12 +10,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import ROOT, WAIT_MS, User, expect_connected, log_in
+from .helpers import WAIT_MS, User, create_room, expect_connected, log_in, sidebar_entry
 
 pytestmark = pytest.mark.browser
 
 PASSWORDS = {"alice": "alice-direct-pass-17", "bob": "bob-direct-pass-17"}
-SCREENSHOT = ROOT / "docs" / "screenshot-lobby.png"
 
 # Desktop notifications, observable: a Notification that records what it was asked to show,
 # whose permission request is granted, and a tab that can pretend to be hidden.
@@ -45,8 +44,8 @@ FAKE_NOTIFICATIONS = """
 """
 
 
-def _expect_lobby_live(user: User) -> None:
-    expect(user.page.locator("#lobby")).to_have_attribute("data-live", "connected", timeout=WAIT_MS)
+def _expect_home_live(user: User) -> None:
+    expect(user.page.locator("#home")).to_have_attribute("data-live", "connected", timeout=WAIT_MS)
 
 
 def _say(user: User, text: str) -> None:
@@ -63,10 +62,10 @@ def _message(user: User, text: str):
 
 def test_a_direct_message_shows_up_live_and_seen_comes_back(server, alice, bob):
     bob.page.goto(f"{server}/")
-    _expect_lobby_live(bob)
+    _expect_home_live(bob)
     expect(bob.page).not_to_have_title(re.compile(r"^\("))
 
-    # Alice finds bob with the lobby's search and opens the conversation.
+    # Alice finds bob with the home page's search and opens the conversation.
     alice.page.goto(f"{server}/")
     alice.page.get_by_role("combobox", name="Find someone to message").fill("bo")
     result = alice.page.locator("#user-search-results").get_by_role("link", name=re.compile("bob"))
@@ -79,20 +78,17 @@ def test_a_direct_message_shows_up_live_and_seen_comes_back(server, alice, bob):
     expect_connected(alice)
     _say(alice, "hi bob")
 
-    # Bob's lobby, without a reload: the new conversation, one unread message, the title.
-    entry = bob.page.locator(f'#direct-list [data-room="{slug}"]')
+    # Bob's sidebar, without a reload: the new conversation, one unread message, the title.
+    entry = sidebar_entry(bob, slug)
     expect(entry).to_have_count(1, timeout=WAIT_MS)
-    expect(entry.locator(".room-name")).to_have_text("alice")
-    expect(entry.locator(".room-preview")).to_have_text("alice: hi bob")
+    expect(bob.page.locator(f'#direct-list li[data-room="{slug}"]')).to_have_count(1)
+    expect(entry.locator(".conv-name")).to_have_text("alice")
     badge = entry.locator(".badge")
     expect(badge).to_be_visible(timeout=WAIT_MS)
     expect(badge.locator(".badge-count")).to_have_text("1")
+    expect(entry).to_have_class(re.compile(r"\bis-mention\b"))  # a direct message stands out
     expect(bob.page).to_have_title(re.compile(r"^\(1\) "), timeout=WAIT_MS)
     expect(bob.page.locator("#direct-empty")).to_be_hidden()
-
-    bob.page.mouse.move(0, 0)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    bob.page.screenshot(path=str(SCREENSHOT), animations="disabled")
 
     # Bob opens it and reads it; Alice sees "Seen" under her message.
     entry.get_by_role("link").click()
@@ -114,11 +110,11 @@ def test_a_direct_message_shows_up_live_and_seen_comes_back(server, alice, bob):
     expect(alice.page.locator(".msg-seen")).to_have_count(1)
     expect(bob.page.locator(".msg-seen")).to_have_count(0)
 
-    # Back in the lobby, the conversation is read.
+    # Back home, the conversation is read.
     bob.page.goto(f"{server}/")
-    _expect_lobby_live(bob)
+    _expect_home_live(bob)
     expect(entry.locator(".badge")).to_be_hidden()
-    expect(entry.locator(".room-preview")).to_have_text("alice: see you on Saturday")
+    expect(entry).not_to_have_class(re.compile(r"\bis-unread\b"))
     alice.assert_no_script_errors()
     bob.assert_no_script_errors()
 
@@ -128,13 +124,7 @@ def test_a_mention_elsewhere_notifies_and_is_highlighted_in_the_room(browser, se
     bob = log_in(browser, server, "bob", PASSWORDS["bob"], init_script=FAKE_NOTIFICATIONS)
     try:
         page = alice.page
-        page.goto(f"{server}/")
-        page.get_by_role("textbox", name="Name").fill("Trail talk")
-        page.get_by_role("radio", name="Public").check()
-        page.get_by_role("button", name="Create room").click()
-        expect(page.locator("#room-name")).to_have_text("Trail talk", timeout=WAIT_MS)
-        expect_connected(alice)
-        room_url = page.url
+        room_url = create_room(alice, server, "Trail talk")
 
         # Bob joins the room, then goes to another one: his direct conversation with alice.
         bob.page.goto(room_url)
@@ -171,8 +161,9 @@ def test_a_mention_elsewhere_notifies_and_is_highlighted_in_the_room(browser, se
         assert note == {"title": "alice mentioned you in #Trail talk", "body": "@bob look"}, note
         expect(bob.page).to_have_title(re.compile(r"^\(1\) "), timeout=WAIT_MS)
 
-        # In the room, the message is highlighted for bob (not for alice, who wrote it).
+        # In the room (opened in place), the message is highlighted for bob, not for alice.
         bob.page.evaluate("window.__hidden = false")
+        bob.page.evaluate("window.__samePage = true")
         toast.click()
         expect(bob.page).to_have_url(room_url, timeout=WAIT_MS)
         expect_connected(bob)
@@ -183,6 +174,7 @@ def test_a_mention_elsewhere_notifies_and_is_highlighted_in_the_room(browser, se
         expect(_message(alice, "@bob look")).not_to_have_class(re.compile(r"\bis-mention\b"))
         expect(_message(alice, "@bob look").locator(".mention")).to_have_text("@bob")
         expect(bob.page).not_to_have_title(re.compile(r"^\("), timeout=WAIT_MS)
+        assert bob.page.evaluate("window.__samePage") is True
         alice.assert_no_script_errors()
         bob.assert_no_script_errors()
     finally:

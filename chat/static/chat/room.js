@@ -1,0 +1,202 @@
+/*
+ * The room page (/rooms/<slug>/): one room socket (RoomSession), the views on it, and
+ * switching to another conversation in place: the sidebar's links (and any link to a room
+ * page) change the room without a page load, with the address pushed to the history, so
+ * that reload and the back button work.
+ */
+import { READ_DELAY } from "./core/constants.js";
+import { browserDeps } from "./core/deps.js";
+import { RecentEmoji } from "./core/emoji.js";
+import { roomUrl, slugFromPath } from "./core/paths.js";
+import { RoomSession } from "./core/session.js";
+import { MessageActions } from "./views/actions.js";
+import { pageConversations, startApp } from "./views/app.js";
+import { ComposerView } from "./views/composer.js";
+import { EmojiPicker, ReportDialog } from "./views/dialogs.js";
+import { byId, isModifiedClick } from "./views/dom.js";
+import { HeaderView, roomLabel } from "./views/header.js";
+import { LogView } from "./views/log.js";
+import { MembersView } from "./views/members.js";
+import { StatusView } from "./views/status.js";
+import { setPageName } from "./views/title.js";
+
+const root = byId("chat");
+const me = document.body.dataset.me;
+const conversations = pageConversations();
+const session = new RoomSession({ slug: root.dataset.slug, deps: browserDeps(window), conversations });
+// What the page rendered, for the first room until its socket says more.
+const rendered = { slug: root.dataset.slug, title: root.dataset.title, moderator: root.dataset.moderator === "true" };
+
+/** How to name the room on screen: the other person for a direct one. */
+function titleOf(room) {
+  const entry = conversations.get(room.slug);
+  if (entry && entry.kind === "direct") {
+    return entry.title;
+  }
+  if (room.info?.kind === "direct") {
+    return room.members.find((name) => name !== me) ?? (room.slug === rendered.slug ? rendered.title : room.info.name);
+  }
+  return room.info?.name ?? entry?.title ?? (room.slug === rendered.slug ? rendered.title : room.slug);
+}
+
+/** What the views need to know about me in this room. */
+function context() {
+  const room = session.room;
+  const moderator = room.me ? !!room.me.moderator : room.slug === rendered.slug && rendered.moderator;
+  const announcements = room.info?.posting === "moderators";
+  return {
+    me,
+    moderator,
+    canPost: session.state !== "closed" && !(announcements && !moderator),
+    title: titleOf(room),
+  };
+}
+
+let readTimer = null;
+
+/** Whether I see the newest message now. */
+function seeingLatest() {
+  return document.visibilityState === "visible" && log.atBottom && session.state === "ready";
+}
+
+/** The newest message is in view: my read mark follows, shortly (not at every message). */
+function readSoon() {
+  app.refreshTitle();
+  if (!seeingLatest()) {
+    return;
+  }
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    readTimer = null;
+    if (seeingLatest()) {
+      session.markRead(); // still in view when the delay is over
+      app.refreshTitle();
+    }
+  }, READ_DELAY);
+}
+
+const app = startApp({
+  conversations,
+  session,
+  openRoom: (slug) => go(slug),
+  unreadHere: () => (document.visibilityState === "visible" && log.atBottom ? 0 : session.room.unreadCount),
+});
+const header = new HeaderView();
+const status = new StatusView({ session, status: byId("conn-status"), notice: byId("room-notice"), room: true });
+const log = new LogView({ session, context, onBottom: readSoon });
+const picker = new EmojiPicker(new RecentEmoji(storage()));
+const report = new ReportDialog(session);
+let actions = null;
+const composer = new ComposerView({ session, context, onEditLast: () => actions.editLast() });
+actions = new MessageActions({ session, log, composer, report, picker });
+new MembersView({ session, context });
+
+function storage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** The header and the tab's name, from what is known of the room on screen. */
+function renderHeader() {
+  const room = session.room;
+  const entry = conversations.get(room.slug);
+  const info = room.info ?? (entry ? { slug: entry.slug, kind: entry.kind, name: entry.name, topic: entry.topic } : null);
+  if (!info) {
+    return;
+  }
+  const ctx = context();
+  header.render(info, ctx);
+  setPageName(roomLabel(info, ctx.title));
+}
+
+session.on("room", (change) => {
+  if (change.kind === "switched" || change.kind === "reset" || change.kind === "info") {
+    renderHeader();
+  }
+  if (change.kind === "info") {
+    log.refresh(); // my rights or the room's policy may have changed what I may do
+  }
+  if (change.kind === "added" || change.kind === "read" || change.kind === "reset") {
+    app.refreshTitle();
+  }
+});
+session.on("state", (event) => {
+  if (event.state === "ready") {
+    readSoon();
+  }
+  if (event.state === "closed" && event.reason !== "stopped") {
+    report.close();
+    picker.close(false);
+    log.refresh();
+  }
+});
+/** Leaving the room (another room, another page): what came into view must not be lost to the delay. */
+function readNow() {
+  if (readTimer !== null) {
+    clearTimeout(readTimer);
+    readTimer = null;
+    if (seeingLatest()) {
+      session.markRead();
+    }
+  }
+}
+
+document.addEventListener("visibilitychange", readSoon);
+window.addEventListener("pagehide", readNow);
+
+// ---------------------------------------------------------------- switching rooms in place
+
+/**
+ * Show room `slug`.
+ * @param {string} slug
+ * @param {{push?: boolean}} [options] push: a new history entry (not for the back button)
+ */
+function go(slug, { push = true } = {}) {
+  app.sidebar?.closeDrawer();
+  if (slug === session.slug) {
+    if (push) {
+      log.jumpToLatest();
+    }
+    composer.focus();
+    return;
+  }
+  readNow();
+  report.close();
+  picker.close(false);
+  status.reset();
+  session.switchRoom(slug);
+  if (push) {
+    window.history.pushState({ slug }, "", roomUrl(slug));
+  }
+  app.sidebar?.setActive(slug);
+  composer.focus();
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href]");
+  if (!link || isModifiedClick(event) || link.target || link.origin !== window.location.origin) {
+    return;
+  }
+  const slug = slugFromPath(link.pathname);
+  if (slug !== null && !link.search && !link.hash) {
+    event.preventDefault();
+    go(slug);
+  }
+});
+
+window.addEventListener("popstate", () => {
+  const slug = slugFromPath(window.location.pathname);
+  if (slug === null) {
+    window.location.reload(); // not a room page: the server renders it
+  } else {
+    go(slug, { push: false });
+  }
+});
+
+window.history.replaceState({ slug: session.slug }, "");
+app.sidebar?.setActive(session.slug);
+renderHeader();
+session.start();

@@ -1,0 +1,144 @@
+/*
+ * What the views decide without the DOM: words, grouping, order. (Their DOM work is covered by
+ * the browser tests, tests/browser/.)
+ */
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { describe, test } from "node:test";
+
+import { typingText } from "../../chat/static/chat/views/composer.js";
+import { roomLabel } from "../../chat/static/chat/views/header.js";
+import { groupFlags } from "../../chat/static/chat/views/log.js";
+import { sortMembers } from "../../chat/static/chat/views/members.js";
+import { describeNotify } from "../../chat/static/chat/views/notifications.js";
+import { sortEntries } from "../../chat/static/chat/views/sidebar.js";
+import { duration, errorText, formatOptions, has, t } from "../../chat/static/chat/views/strings.js";
+
+const VIEWS = new URL("../../chat/static/chat/views/", import.meta.url);
+const ENTRIES = new URL("../../chat/static/chat/", import.meta.url);
+
+describe("strings", () => {
+  test("placeholders are filled; a missing value stays visible; plurals follow the count", () => {
+    assert.equal(t("typing_one", { name: "bob" }), "bob is typing…");
+    assert.equal(t("typing_one"), "{name} is typing…");
+    assert.equal(t("log_unseen", { count: 1 }), "1 new message");
+    assert.equal(t("log_unseen", { count: 3 }), "3 new messages");
+    assert.equal(t("no such key"), "no such key");
+  });
+
+  test("durations as slow mode shows them", () => {
+    assert.equal(duration(30), "30 s");
+    assert.equal(duration(120), "2 min");
+    assert.equal(duration(7200), "2 h");
+    assert.equal(duration(90), "90 s");
+  });
+
+  test("a refusal's reason: our words for a known code, else the server's", () => {
+    assert.equal(errorText({ code: "disconnected" }), "not connected; try again in a moment.");
+    assert.equal(errorText({ code: "weird", message: "Something odd." }), "Something odd.");
+  });
+
+  test("dates speak the catalog's words", () => {
+    assert.equal(formatOptions().t("today"), "Today");
+    assert.equal(formatOptions().t("minutes", { n: 5 }), "5 min");
+  });
+
+  test("every key a view or an entry module asks for is in the catalog", () => {
+    const files = [
+      ...readdirSync(VIEWS).map((name) => new URL(name, VIEWS)),
+      ...readdirSync(ENTRIES)
+        .filter((name) => name.endsWith(".js"))
+        .map((name) => new URL(name, ENTRIES)),
+    ];
+    const missing = [];
+    for (const file of files) {
+      const source = readFileSync(file, "utf8");
+      // t("key"...) and the keys chosen in a ternary inside t(...), not what is compared there
+      for (const match of source.matchAll(/\bt\(\s*([^,)]*)/g)) {
+        for (const key of match[1].matchAll(/(?<![=!]==\s*)"([a-z_]+)"/g)) {
+          if (!has(key[1])) {
+            missing.push(`${file.pathname.split("/").pop()}: ${key[1]}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+});
+
+describe("the log's grouping", () => {
+  const tz = "UTC";
+  const at = (h, m) => Date.UTC(2024, 2, 5, h, m);
+
+  test("the same author within five minutes continues; a new day, a gap, another author do not", () => {
+    const first = { author: "alice", ts: at(10, 0) };
+    assert.deepEqual(groupFlags(null, { ...first, firstUnread: false, reply: false }, tz), { newDay: true, continued: false });
+    assert.deepEqual(groupFlags(first, { author: "alice", ts: at(10, 4), firstUnread: false, reply: false }, tz), {
+      newDay: false,
+      continued: true,
+    });
+    assert.equal(groupFlags(first, { author: "alice", ts: at(10, 6), firstUnread: false, reply: false }, tz).continued, false);
+    assert.equal(groupFlags(first, { author: "bob", ts: at(10, 1), firstUnread: false, reply: false }, tz).continued, false);
+    assert.deepEqual(groupFlags(first, { author: "alice", ts: Date.UTC(2024, 2, 6, 0, 1), firstUnread: false, reply: false }, tz), {
+      newDay: true,
+      continued: false,
+    });
+  });
+
+  test("the first unread message and a reply show their author again", () => {
+    const first = { author: "alice", ts: at(10, 0) };
+    assert.equal(groupFlags(first, { author: "alice", ts: at(10, 1), firstUnread: true, reply: false }, tz).continued, false);
+    assert.equal(groupFlags(first, { author: "alice", ts: at(10, 1), firstUnread: false, reply: true }, tz).continued, false);
+  });
+
+  test("days are the reader's: 23:30 UTC is the next day in Shanghai", () => {
+    const late = { author: "a", ts: Date.UTC(2024, 2, 5, 15, 30) };
+    const later = { author: "a", ts: Date.UTC(2024, 2, 5, 16, 30), firstUnread: false, reply: false };
+    assert.equal(groupFlags(late, later, "UTC").newDay, false);
+    assert.equal(groupFlags(late, later, "Asia/Shanghai").newDay, true);
+  });
+});
+
+describe("orders and names", () => {
+  test("the sidebar: rooms by name, direct conversations newest first", () => {
+    const entries = [
+      { slug: "b", title: "Beta", kind: "public", lastId: 1 },
+      { slug: "a", title: "alpha", kind: "private", lastId: 9 },
+      { slug: "dm-1-2", title: "zoe", kind: "direct", lastId: 50 },
+      { slug: "dm-1-3", title: "amy", kind: "direct", lastId: 7 },
+    ];
+    const { rooms, direct } = sortEntries(entries);
+    assert.deepEqual(rooms.map((e) => e.slug), ["a", "b"]);
+    assert.deepEqual(direct.map((e) => e.slug), ["dm-1-2", "dm-1-3"]);
+  });
+
+  test("members: online first, then by name; someone online but not listed still shows", () => {
+    assert.deepEqual(sortMembers(["carol", "alice", "bob"], ["bob", "dave"]), ["bob", "dave", "alice", "carol"]);
+  });
+
+  test("typing", () => {
+    assert.equal(typingText([]), "");
+    assert.equal(typingText(["bob"]), "bob is typing…");
+    assert.equal(typingText(["bob", "carol"]), "bob and carol are typing…");
+    assert.equal(typingText(["bob", "carol", "dave"]), "Several people are typing…");
+  });
+
+  test("a room's label", () => {
+    assert.equal(roomLabel({ kind: "public", name: "general" }, "general"), "#general");
+    assert.equal(roomLabel({ kind: "private", name: "Plans" }, "Plans"), "Plans");
+    assert.equal(roomLabel({ kind: "direct", name: "alice & bob" }, "bob"), "@bob");
+  });
+
+  test("a notification names the author of a direct message, the room of a mention", () => {
+    const message = { id: 1, author: "alice", body: "@bob look" };
+    assert.deepEqual(describeNotify({ room: "trail-talk", room_name: "Trail talk", room_kind: "public", message }), {
+      title: "alice mentioned you in #Trail talk",
+      direct: false,
+    });
+    assert.deepEqual(describeNotify({ room: "dm-1-2", message }, { kind: "direct", name: "alice & bob" }), {
+      title: "New message from alice",
+      direct: true,
+    });
+    assert.equal(describeNotify({ room: "x", message }, { kind: "public", name: "Ex" }).title, "alice mentioned you in #Ex");
+  });
+});

@@ -20,12 +20,15 @@ COPY . .
 
 # Hashed, compressed static files for WhiteNoise (CompressedManifestStaticFilesStorage when
 # DJANGO_DEBUG is false). The key only lets settings load; it is not kept in the image.
-RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-at-build-time-only \
+RUN DJANGO_DEBUG=false \
+    DJANGO_SECRET_KEY=collectstatic-at-build-time-only-never-kept-in-the-image-0123456789 \
     python manage.py collectstatic --noinput
 
+# Uploaded files (DJANGO_MEDIA_ROOT) live in a volume mounted here, written by the app user.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin app
+        --shell /usr/sbin/nologin app \
+    && mkdir -p /srv/media && chown app:app /srv/media
 USER app:app
 
 EXPOSE 8000

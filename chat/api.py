@@ -19,7 +19,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as csrf_page
 from django.views.decorators.cache import never_cache
 
-from . import conversations, messages, policy, protocol, ratelimits, rooms, tokens
+from . import attachments, conversations, messages, policy, protocol, ratelimits, rooms, tokens
 from .errors import ChatError, Forbidden, Invalid, TooLong, Unauthenticated
 
 USER_SEARCH_LIMIT = 10
@@ -118,12 +118,40 @@ def _post(request: HttpRequest, slug: str) -> JsonResponse:
     body = protocol.text_field(fields, "body")
     client_id = protocol.optional_text_field(fields, "client_id", max_length=protocol.MAX_CLIENT_ID)
     reply_to = protocol.optional_id_field(fields, "reply_to")
+    files = protocol.id_list_field(fields, "attachments", max_items=attachments.PER_MESSAGE)
     ratelimits.check_sync("message", request.user.pk)
     room, _ = rooms.open_room(user=request.user, slug=slug)  # a public room is joined
     message, created = messages.post(
-        author=request.user, room=room, body=body, client_id=client_id, reply_to=reply_to
+        author=request.user,
+        room=room,
+        body=body,
+        client_id=client_id,
+        reply_to=reply_to,
+        attachments=files,
     )
     return JsonResponse({"message": protocol.message_data(message)}, status=201 if created else 200)
+
+
+MULTIPART_SLACK = 64 * 1024  # a form's boundaries and headers around the file
+
+
+@endpoint(("POST", "upload"))
+def room_uploads(request: HttpRequest, slug: str) -> JsonResponse:
+    """`POST` multipart `file`: an upload into the room, to attach with `message.send`'s
+    `attachments` (201 `{"attachment": ...}`). Refused before the body is read when its length
+    says it is too large (413)."""
+    length = request.META.get("CONTENT_LENGTH", "")
+    if length.isdigit() and int(length) > settings.CHAT_UPLOAD_MAX_BYTES + MULTIPART_SLACK:
+        attachments.check_size(int(length))
+    ratelimits.check_sync("upload", request.user.pk)
+    room, _ = rooms.open_room(user=request.user, slug=slug)
+    attachments.check_may_upload(request.user, room)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise Invalid("Send the file as the multipart field 'file'.")
+    prepared = attachments.prepare(name=upload.name or "file", stream=upload)
+    made = attachments.record(user=request.user, room=room, prepared=prepared)
+    return JsonResponse({"attachment": protocol.attachment_data(made)}, status=201)
 
 
 @endpoint(("POST", "direct"))

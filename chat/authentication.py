@@ -20,6 +20,7 @@ from .errors import ChatError, Unauthenticated
 # Query parameters that would carry a credential in a URL (a ticket is not one: it is single use
 # and short-lived, and is the browser's way).
 CREDENTIAL_PARAMETERS = {"token", "access_token", "api_key", "apikey", "key", "auth"}
+TOKEN_PATHS = ("/api/", "/files/")
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -54,15 +55,16 @@ def _refusal(exc: ChatError) -> JsonResponse:
 
 
 class ApiTokenMiddleware:
-    """For `/api/` requests: a Bearer token is who the request is (with the token's scopes in
-    `request.api_token`, exempt from CSRF); a bad one is answered 401 at once."""
+    """For `/api/` requests and downloads (`/files/`): a Bearer token is who the request is
+    (with the token's scopes in `request.api_token`, exempt from CSRF); a bad one is answered
+    401 at once."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.api_token = None
-        if request.path.startswith("/api/"):
+        if request.path.startswith(TOKEN_PATHS):
             if token_in_url(request.META.get("QUERY_STRING", "")):
                 return _refusal(
                     Unauthenticated("Tokens go in the Authorization header, never in a URL.")

@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from . import (
+    attachments,
     authentication,
     backpressure,
     broadcast,
@@ -34,6 +35,7 @@ from . import (
     reactions,
     rooms,
     tokens,
+    uploads,
 )
 from .errors import (
     ChatError,
@@ -218,6 +220,9 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             return
         frame: Frame = {}
         try:
+            if bytes_data is not None:
+                await self.on_chunk(bytes_data)
+                return
             frame = protocol.parse(text_data)
             ref = protocol.ref_of(frame)
             handler = self.handlers.get(frame["type"])
@@ -236,6 +241,10 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         except Exception:
             log.exception("A chat frame failed")
             await self._refuse(Unavailable(), frame)
+
+    async def on_chunk(self, chunk: bytes) -> None:
+        """A binary frame: only a chunk of an upload of a room socket (chat.uploads)."""
+        raise Invalid("Binary frames are for uploads only.")
 
     async def _refuse(self, exc: ChatError, frame: dict[str, Any]) -> None:
         await self.send_json(protocol.error_frame(exc, frame))
@@ -328,6 +337,10 @@ def _snapshot(room: Room, user) -> dict[str, Any]:
 class ChatConsumer(UserSocket):
     """`/ws/rooms/<slug>/`: one room's socket."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.uploads = uploads.SocketUploads()
+
     def identify(self) -> None:
         super().identify()
         slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -366,6 +379,7 @@ class ChatConsumer(UserSocket):
 
     async def _leave(self) -> None:
         await super()._leave()
+        self.uploads.close()  # an upload cut short leaves no file behind
         if hasattr(self, "subscription"):
             try:
                 await fanout.current().unsubscribe(self.subscription)
@@ -385,12 +399,53 @@ class ChatConsumer(UserSocket):
             frame, "client_id", max_length=protocol.MAX_CLIENT_ID
         )
         reply_to = protocol.optional_id_field(frame, "reply_to")
+        files = protocol.id_list_field(frame, "attachments", max_items=attachments.PER_MESSAGE)
         await ratelimits.check("message", self.user.pk)
         # A repeated client_id comes back through the room, like a new one.
         message, _ = await database_sync_to_async(messages.post)(
-            author=self.user, room=self.room, body=body, client_id=client_id, reply_to=reply_to
+            author=self.user,
+            room=self.room,
+            body=body,
+            client_id=client_id,
+            reply_to=reply_to,
+            attachments=files,
         )
         return protocol.ok_frame(message.pk)
+
+    # Uploads over the socket (chat.uploads): start, chunks as binary frames, finish.
+
+    async def on_upload_start(self, frame: Frame) -> Frame:
+        name = protocol.text_field(frame, "name", max_length=1000)
+        size = frame.get("size")
+        await ratelimits.check("upload", self.user.pk)
+        await database_sync_to_async(attachments.check_may_upload)(self.user, self.room)
+        upload = self.uploads.start(name=name, size=size)
+        return {"type": "upload.started", "upload": upload, "chunk": uploads.CHUNK}
+
+    async def on_chunk(self, chunk: bytes) -> None:
+        try:
+            upload, received = self.uploads.write(chunk)
+        except uploads.UploadError as exc:
+            await self.send_json({**protocol.error_frame(exc, {}), "upload": exc.upload})
+            return
+        await self.send_json({"type": "upload.progress", "upload": upload, "received": received})
+
+    async def on_upload_finish(self, frame: Frame) -> Frame:
+        upload = self.uploads.take(protocol.text_field(frame, "upload", max_length=64))
+        try:
+            prepared = await asyncio.to_thread(
+                attachments.prepare, name=upload.name, stream=upload.file, declared_size=upload.size
+            )
+        finally:
+            upload.file.close()
+        made = await database_sync_to_async(attachments.record)(
+            user=self.user, room=self.room, prepared=prepared
+        )
+        return {"type": "upload.done", "attachment": protocol.attachment_data(made)}
+
+    async def on_upload_cancel(self, frame: Frame) -> Frame:
+        self.uploads.cancel(protocol.text_field(frame, "upload", max_length=64))
+        return protocol.ok_frame()
 
     async def on_edit(self, frame: Frame) -> Frame:
         message_id = protocol.id_field(frame, "id")
@@ -490,6 +545,9 @@ class ChatConsumer(UserSocket):
         "message.edit": on_edit,
         "message.delete": on_delete,
         "message.report": on_report,
+        "upload.start": on_upload_start,
+        "upload.finish": on_upload_finish,
+        "upload.cancel": on_upload_cancel,
         "reaction.add": on_reaction_add,
         "reaction.remove": on_reaction_remove,
         "dm.send": UserSocket.on_dm_send,

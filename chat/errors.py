@@ -31,6 +31,13 @@ class TooLong(ChatError):
     default_message = "That is too long."
 
 
+class TooLarge(TooLong):
+    """A file over the size limit: HTTP's 413, the wire's `too_long`."""
+
+    http_status = 413
+    default_message = "That file is too large."
+
+
 class RateLimited(ChatError):
     code = "rate_limited"
     http_status = 429

@@ -14,9 +14,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import attachments as chat_attachments
 from . import broadcast, conversations, policy, protocol, reactions, richtext, rooms, writing
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import (
+    Attachment,
     Membership,
     Mention,
     Message,
@@ -25,9 +27,10 @@ from .models import (
 )
 
 
-def clean_body(body: str) -> str:
+def clean_body(body: str, *, empty: bool = False) -> str:
+    """`empty`: a message of files may have no text."""
     body = body.strip()
-    if not body:
+    if not body and not empty:
         raise Invalid("A message cannot be empty.")
     if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
         raise TooLong(f"A message may be at most {settings.CHAT_MESSAGE_MAX_LENGTH} characters.")
@@ -43,15 +46,17 @@ def post(
     body: str,
     client_id: str | None = None,
     reply_to: int | None = None,
+    attachments: list[str] = (),
 ) -> tuple[Message, bool]:
     """Store a message and broadcast it; a repeated `client_id` stores nothing and returns the
     original, broadcast to the room again (see `_resend`). `reply_to`: the id of a message of
-    this room it answers.
+    this room it answers; `attachments`: ids of the author's uploads in this room (then the
+    body may be empty).
 
     The room's rules (bans, mutes, slow mode, posting policy, blocks, blocked terms) are read
     from the locked row, so a change a moderator just made holds for sockets opened before it.
     """
-    body = clean_body(body)
+    body = clean_body(body, empty=bool(attachments))
     with transaction.atomic():
         room, writer = writing.lock_for_write(author, room.pk, client_id=client_id)
         if room.existing_id is not None:
@@ -61,6 +66,7 @@ def post(
         writing.check_write(author, room, writer)
         body = policy.filter_terms(body)
         original = writing.visible_message(room, reply_to) if reply_to is not None else None
+        files = chat_attachments.claim(author=author, room=room, ids=list(attachments))
         named = _named_members(room, body)
         # No other transaction can store this client_id meanwhile: it would hold the room's lock.
         message = Message.objects.create(
@@ -71,6 +77,9 @@ def post(
             client_id=client_id,
             reply_to=original,
         )
+        if files:
+            Attachment.objects.filter(pk__in=[file.pk for file in files]).update(message=message)
+        message.attachment_list = files
         broadcast.on_commit(
             broadcast.to_room,
             room.pk,
@@ -260,8 +269,11 @@ def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
 
 def with_extras(messages: list[Message]) -> list[Message]:
     """The messages, each with what `protocol.message_data` reads beside its row: its
-    reactions (`reactions_summary`). One query for a page."""
-    found = reactions.summaries([message.pk for message in messages]) if messages else {}
+    reactions (`reactions_summary`) and files (`attachment_list`). Two queries for a page."""
+    ids = [message.pk for message in messages]
+    found = reactions.summaries(ids) if ids else {}
+    files = chat_attachments.of_messages(ids) if ids else {}
     for message in messages:
         message.reactions_summary = found.get(message.pk, [])
+        message.attachment_list = files.get(message.pk, [])
     return messages

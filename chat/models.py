@@ -1,5 +1,7 @@
 """What the chat stores. Rules about who may do what live in the service modules."""
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -101,6 +103,40 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.author} in {self.room}: {self.body[:40]}"
+
+
+def _attachment_id() -> str:
+    return secrets.token_urlsafe(18)  # 144 random bits: not guessable
+
+
+class Attachment(models.Model):
+    """A file uploaded into a room, then attached to one message of its uploader's there. Its
+    content type is sniffed from the bytes, never taken from the client."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=_attachment_id, editable=False)
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    name = models.CharField(max_length=200)  # the original name, made safe to show
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to="attachments/", max_length=200)
+    thumbnail = models.FileField(upload_to="thumbnails/", max_length=200, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created"]
+        indexes = [models.Index(fields=["message"], name="attachment_message")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size} bytes) in {self.room}"
 
 
 class Reaction(models.Model):

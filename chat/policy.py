@@ -168,6 +168,9 @@ WRITES = {
     "dm.send",
     "typing",
     "upload",
+    "upload.start",
+    "upload.finish",
+    "upload.cancel",
     "direct",  # starting a direct conversation (HTTP)
 }
 

@@ -8,9 +8,9 @@ so that the consumer answers an `error` frame instead of dying with close code 1
 import json
 from typing import Any
 
-from . import richtext
+from . import attachments, richtext
 from .errors import ChatError, Invalid, TooLong
-from .models import Message, Room
+from .models import Attachment, Message, Room
 
 MAX_FRAME_CHARS = 64 * 1024
 MAX_DEPTH = 4
@@ -79,6 +79,20 @@ def parse(text: str | None) -> dict[str, Any]:
     return frame
 
 
+def id_list_field(frame: dict[str, Any], name: str, *, max_items: int) -> list[str]:
+    """A list of string ids (upload ids), empty when left out."""
+    value = frame.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and len(item) <= 64 for item in value
+    ):
+        raise Invalid(f"'{name}' must be a list of ids.")
+    if len(value) > max_items:
+        raise TooLong(f"'{name}' may hold at most {max_items} ids.")
+    return value
+
+
 def ref_of(frame: dict[str, Any]) -> str | None:
     """The frame's `ref`, which its answer carries back; `Invalid` for one that is not a string
     of at most `MAX_REF` characters (its error then carries none)."""
@@ -136,6 +150,19 @@ def _iso(moment) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def attachment_data(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.pk,
+        "name": attachment.name,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "url": attachments.url(attachment),
+        "thumbnail_url": attachments.thumbnail_url(attachment),
+        "width": attachment.width,
+        "height": attachment.height,
+    }
+
+
 def _reply_data(message: Message) -> dict[str, Any] | None:
     if message.reply_to_id is None:
         return None
@@ -150,19 +177,23 @@ def _reply_data(message: Message) -> dict[str, Any] | None:
 
 
 def message_data(message: Message) -> dict[str, Any]:
-    """The message object of the contract. `reactions_summary` is set by the service that read
-    the message (chat.messages.with_extras); a new message has none."""
+    """The message object of the contract. `reactions_summary` and `attachment_list` are set by
+    the service that read the message (chat.messages.with_extras); a new message has no
+    reactions."""
     return {
         "id": message.pk,
         "room": message.room.slug,
         "author": message.author.username,
+        "author_bot": hasattr(message.author, "bot"),
         "body": message.body,
         "html": message.html,
         "created": _iso(message.created),
         "edited": _iso(message.edited),
         "client_id": message.client_id,
         "reply_to": _reply_data(message),
-        "attachments": [],
+        "attachments": [
+            attachment_data(attachment) for attachment in getattr(message, "attachment_list", ())
+        ],
         "reactions": getattr(message, "reactions_summary", []),
     }
 

@@ -5,12 +5,13 @@ passing through a service.
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
 from django.db.models.signals import post_delete, pre_delete, pre_save
 from django.dispatch import receiver
 
 from . import broadcast, rooms
 from .errors import Forbidden, Unauthenticated
-from .models import Membership
+from .models import Attachment, Membership
 from .moderation import RECONNECT_CLOSE_CODE
 
 
@@ -69,3 +70,17 @@ def close_sockets_on_membership_deleted(sender, instance, **kwargs) -> None:
     )
     rooms.left(instance.user_id, instance.room)
     rooms.announce_members(instance.room_id)
+
+
+@receiver(post_delete, sender=Attachment, dispatch_uid="chat.attachment_deleted")
+def delete_files_of_attachment(sender, instance, **kwargs) -> None:
+    """Its file and thumbnail go with the row (cleanup, or a cascade from its room or user),
+    once the deletion has committed."""
+    storage = instance.file.storage
+    names = [name for name in (instance.file.name, instance.thumbnail.name) if name]
+
+    def delete() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete)

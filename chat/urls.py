@@ -32,5 +32,13 @@ urlpatterns = [
     path("api/direct/<str:username>/", api.direct, name="api_direct"),
     path("api/tickets/", api.ticket, name="api_tickets"),
     path("api/users/", api.users, name="api_users"),
+    path("api/rooms/<slug:slug>/uploads/", api.room_uploads, name="api_uploads"),
+    path(
+        "files/<str:attachment_id>/thumbnail/",
+        views.download,
+        {"thumbnail": True},
+        name="thumbnail",
+    ),
+    path("files/<str:attachment_id>/<path:name>", views.download, name="download"),
     path("healthz", views.healthz, name="healthz"),
 ]

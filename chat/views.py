@@ -8,13 +8,25 @@ from django.contrib import messages as flash
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_sendfile import sendfile
 
-from . import blocks, bots, conversations, moderation, policy, ratelimits, rooms, tokens
+from . import (
+    attachments,
+    blocks,
+    bots,
+    conversations,
+    moderation,
+    policy,
+    ratelimits,
+    rooms,
+    tokens,
+)
 from .errors import ChatError, Forbidden, NotFound
 from .forms import (
     AddMemberForm,
@@ -363,6 +375,50 @@ def room_add_member(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             flash.success(request, f"{member.user.username} is a member of {room.name}.")
     return redirect("room", slug=room.slug)
+
+
+@require_GET
+def download(
+    request: HttpRequest, attachment_id: str, name: str = "", thumbnail: bool = False
+) -> HttpResponse:
+    """A file (or its thumbnail), after checking, on every request, that the requester may see
+    it now (chat.attachments.for_download); anyone else gets 404 or 403, never the bytes.
+    PNG, JPEG, GIF and WebP are shown inline; everything else, SVG and HTML included, is a
+    download. The bytes come from nginx (X-Accel-Redirect) where it is configured."""
+    if not request.user.is_authenticated:
+        raise Http404("No such file.")
+    try:
+        policy.check_scope(tokens.scopes_of(request.api_token), "download")
+        found = attachments.for_download(user=request.user, attachment_id=attachment_id)
+    except (NotFound, Forbidden) as exc:
+        raise _page_error(exc) from None
+    if thumbnail and not found.thumbnail:
+        raise Http404("That file has no thumbnail.")
+    path = found.thumbnail.name if thumbnail else found.file.name
+    content_type = "image/webp" if thumbnail else found.content_type
+    inline = thumbnail or content_type in attachments.INLINE_TYPES.values()
+    try:
+        local = default_storage.path(path)
+    except NotImplementedError:  # S3 and the like: the bytes pass through this worker
+        response = FileResponse(
+            default_storage.open(path),
+            content_type=content_type,
+            as_attachment=not inline,
+            filename=found.name,
+        )
+    else:
+        response = sendfile(
+            request,
+            local,
+            attachment=not inline,
+            attachment_filename=found.name,
+            mimetype=content_type,
+        )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    # Should a browser render it anyway, nothing in it runs or reaches anything.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 HEALTH_TIMEOUT = 2.0

@@ -17,7 +17,7 @@ from .errors import NotFound, Unauthenticated
 from .models import Membership, Message, Mute, Room, RoomBan
 
 # What a message's data needs beside its row (chat.protocol.message_data).
-RELATED = ("room", "author", "reply_to__author")
+RELATED = ("room", "author", "author__bot", "reply_to__author")
 
 _WRITING = """
 SELECT r.*, a.is_active AS author_active, a.is_staff AS author_staff,

@@ -192,6 +192,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Uploaded files (chat.attachments), through Django's storage API: the filesystem here by
+# default; S3 and the like through django-storages (README). They are served by
+# /files/<id>/... only, after the access check of every download, never from a public URL.
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = "/media-is-never-served-directly/"
+# Who sends the bytes once Django has checked access: Django itself by default; nginx under
+# docker compose (`django_sendfile.backends.nginx`: X-Accel-Redirect to SENDFILE_URL).
+SENDFILE_BACKEND = env.str("SENDFILE_BACKEND", default="django_sendfile.backends.simple")
+SENDFILE_ROOT = str(MEDIA_ROOT)
+SENDFILE_URL = "/protected-files"
+
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
@@ -251,6 +262,10 @@ CHAT_RATE_LIMITS = {
 # A socket answered `rate_limited` this many times with nothing taking effect in between is
 # closed with 4429.
 CHAT_FLOOD_STRIKES = env.int("CHAT_FLOOD_STRIKES", default=10)
+# The largest file one may upload (bytes); nginx's client_max_body_size allows a little more.
+CHAT_UPLOAD_MAX_BYTES = env.int("CHAT_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# Images with more pixels than this are refused (decompression bombs).
+CHAT_IMAGE_MAX_PIXELS = env.int("CHAT_IMAGE_MAX_PIXELS", default=40_000_000)
 # Seconds a socket ticket (POST /api/tickets/) stays good for its one use.
 CHAT_TICKET_SECONDS = env.float("CHAT_TICKET_SECONDS", default=30.0)
 # Bot accounts one person may own.

@@ -32,6 +32,7 @@ async def test_ready_describes_room_me_members_and_recent_messages(
         "id",
         "room",
         "author",
+        "author_bot",
         "body",
         "html",
         "created",

@@ -19,7 +19,17 @@ from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as csrf_page
 from django.views.decorators.cache import never_cache
 
-from . import attachments, conversations, messages, policy, protocol, ratelimits, rooms, tokens
+from . import (
+    attachments,
+    conversations,
+    messages,
+    policy,
+    protocol,
+    ratelimits,
+    rooms,
+    search,
+    tokens,
+)
 from .errors import ChatError, Forbidden, Invalid, TooLong, Unauthenticated
 
 USER_SEARCH_LIMIT = 10
@@ -152,6 +162,31 @@ def room_uploads(request: HttpRequest, slug: str) -> JsonResponse:
     prepared = attachments.prepare(name=upload.name or "file", stream=upload)
     made = attachments.record(user=request.user, room=room, prepared=prepared)
     return JsonResponse({"attachment": protocol.attachment_data(made)}, status=201)
+
+
+@endpoint(("GET", "search"))
+def search_messages(request: HttpRequest) -> JsonResponse:
+    """`?q=` (1 to 200 characters), `&room=<slug>`, `&before=<id>`, `&limit=` 1 to 100:
+    `{"messages": [...], "has_more": bool, "terms": [...]}`, newest first, in the rooms I may
+    open now (chat.search). `terms`: what was looked for, normalised, for highlighting."""
+    query = _query_fields(request, "before", "limit")
+    before = protocol.optional_id_field(query, "before")
+    limit = protocol.limit_field(query, search.PAGE)
+    text = request.GET.get("q", "")
+    page, has_more = search.search(
+        user=request.user,
+        query=text,
+        room_slug=request.GET.get("room") or None,
+        before=before,
+        limit=limit,
+    )
+    return JsonResponse(
+        {
+            "messages": [protocol.message_data(m) for m in messages.with_extras(page)],
+            "has_more": has_more,
+            "terms": [" ".join(term.parts) for term in search.terms(text)],
+        }
+    )
 
 
 @endpoint(("POST", "direct"))

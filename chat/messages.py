@@ -15,7 +15,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import attachments as chat_attachments
-from . import broadcast, conversations, policy, protocol, reactions, richtext, rooms, writing
+from . import (
+    broadcast,
+    conversations,
+    policy,
+    protocol,
+    reactions,
+    richtext,
+    rooms,
+    search,
+    writing,
+)
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import (
     Attachment,
@@ -74,6 +84,7 @@ def post(
             author=author,
             body=body,
             html=richtext.render(body, named),
+            search_text=search.index_text(body),
             client_id=client_id,
             reply_to=original,
         )
@@ -178,8 +189,9 @@ def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> 
         message.body = policy.filter_terms(body)
         named = _named_members(room, message.body)
         message.html = richtext.render(message.body, named)
+        message.search_text = search.index_text(message.body)
         message.edited = timezone.now()
-        message.save(update_fields=["body", "html", "edited"])
+        message.save(update_fields=["body", "html", "search_text", "edited"])
         _mentioned(message, named)
         with_extras([message])
         broadcast.on_commit(
@@ -198,7 +210,8 @@ def delete(*, actor: AbstractBaseUser, room: Room, message_id: int, reason: str 
         if message.author_id != actor.pk and not policy.is_moderator(actor, room):
             raise Forbidden("Only the author or a moderator may delete this message.")
         message.deleted = timezone.now()
-        message.save(update_fields=["deleted"])
+        message.search_text = ""  # found no more
+        message.save(update_fields=["deleted", "search_text"])
         if message.author_id != actor.pk:
             policy.log(
                 actor=actor,

@@ -87,6 +87,9 @@ class Message(models.Model):
     edited = models.DateTimeField(null=True, blank=True)
     # Deleted messages are kept for the moderators' record but never served again.
     deleted = models.DateTimeField(null=True, blank=True)
+    # What search finds it by (chat.search.index_text): indexed by PostgreSQL's full text search
+    # or SQLite's FTS5, as the migrations set up; emptied when the message is deleted.
+    search_text = models.TextField(blank=True, default="")
 
     objects = MessageQuerySet.as_manager()
 

@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/rooms/", api.room_list, name="api_rooms"),
     path("api/rooms/<slug:slug>/messages/", api.room_messages, name="api_messages"),
     path("api/direct/<str:username>/", api.direct, name="api_direct"),
+    path("api/search/", api.search_messages, name="api_search"),
     path("api/tickets/", api.ticket, name="api_tickets"),
     path("api/users/", api.users, name="api_users"),
     path("api/rooms/<slug:slug>/uploads/", api.room_uploads, name="api_uploads"),

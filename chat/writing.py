@@ -115,8 +115,8 @@ def visible_message(room: Room, message_id: int, *, lock: bool = False) -> Messa
     """A message of this room that is not deleted, or `NotFound`; an id from another room is
     not found either."""
     messages = Message.objects.visible().select_related(*RELATED)
-    if lock:
-        messages = messages.select_for_update()
+    if lock:  # the message's row only: not the nullable rows joined to it
+        messages = messages.select_for_update(of=("self",))
     message = messages.filter(pk=message_id, room=room).first()
     if message is None:
         raise NotFound("No such message in this room.")

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 -- the Chinese text has its own punctuation
+
 """Conversations side by side, in a real browser: the sidebar's live unread counts, switching
 rooms in place (one room socket, the back button), replies, reactions, Markdown, the phone's
 drawer, and the README's screenshots (with Chinese text: Debian's fonts-noto-cjk and

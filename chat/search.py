@@ -1,0 +1,163 @@
+"""Search that finds Chinese and English, on SQLite and on PostgreSQL alike.
+
+One tokenizer, in Python, for what is indexed and for what is asked. Text is normalised
+(Unicode NFKC, case folded). Runs of letters and digits of spaced scripts are words; a query
+word also matches the start of a longer word (`sock` finds `sockets`). Runs of Chinese,
+Japanese and Korean characters, written without spaces, are indexed as their pairs of
+neighbours, in order, and as their single characters: a one-character query (`好`) matches a
+single character, a two-character one (`聊天`) a pair, and a longer one its pairs one after the
+other, as a phrase. Every part of a query must occur.
+
+PostgreSQL's parsers and SQLite's unicode61 tokenizer keep a run of Chinese as one token, and a
+trigram index cannot match one- or two-character words; PGroonga, zhparser and pg_jieba are not
+packaged by Debian, and jieba is unmaintained. Indexing characters and pairs ourselves needs
+nothing but what every PostgreSQL and SQLite has: the tokens are written, separated by spaces,
+into `Message.search_text`, which PostgreSQL indexes as `to_tsvector('simple', ...)` under a
+GIN index and SQLite as an FTS5 table (unicode61 over our spaces), both kept by migrations.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from . import writing
+from .errors import Forbidden, Invalid, NotFound, TooLong
+from .models import Membership, Message, Room, RoomBan
+
+QUERY_MAX_LENGTH = 200
+MAX_TERMS = 20
+PAGE = 20
+
+# Han, Hiragana, Katakana, Hangul and their compatibility and extension blocks: scripts
+# written without spaces between words.
+_CJK = (
+    "\u2e80-\u2fff\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3040-\u30ff"
+    "\u3100-\u312f\u3131-\u318f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+)
+_TOKENS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A query's part: `parts` in a row (one for a word or a character, the pairs of a longer
+    Chinese run), `prefix` for a word that may continue."""
+
+    parts: tuple[str, ...]
+    prefix: bool
+
+
+def _runs(text: str) -> list[tuple[str, bool]]:
+    """The text's runs: (run, written without spaces)."""
+    normal = unicodedata.normalize("NFKC", text).casefold()
+    return [(cjk or word, bool(cjk)) for cjk, word in _TOKENS.findall(normal)]
+
+
+def _pairs(run: str) -> list[str]:
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def index_text(body: str) -> str:
+    """What a message is found by: its words; for each run of Chinese, its pairs in order (so
+    that a longer query's pairs stand next to each other, for a phrase), then its characters."""
+    tokens: list[str] = []
+    for run, cjk in _runs(body):
+        if cjk:
+            tokens += _pairs(run)
+            tokens += list(run)
+        else:
+            tokens.append(run)
+    return " ".join(tokens)
+
+
+def terms(query: str) -> list[Term]:
+    """The parts of a query, each of which must occur. Punctuation alone gives none."""
+    found: list[Term] = []
+    for run, cjk in _runs(query):
+        if not cjk:
+            found.append(Term((run,), prefix=True))
+        elif len(run) == 1:
+            found.append(Term((run,), prefix=False))
+        else:
+            found.append(Term(tuple(_pairs(run)), prefix=False))
+    return list(dict.fromkeys(found))[:MAX_TERMS]
+
+
+def clean_query(query: str) -> str:
+    query = query.strip()
+    if not query:
+        raise Invalid("Search for something: 'q' is empty.")
+    if len(query) > QUERY_MAX_LENGTH:
+        raise TooLong(f"A search is at most {QUERY_MAX_LENGTH} characters.")
+    if "\x00" in query:
+        raise Invalid("A search may not contain NUL characters.")
+    return query
+
+
+def _tsquery(found: list[Term]) -> str:
+    """PostgreSQL: `'sock':* & '聊天' <-> '天室'`. Tokens hold letters and digits only, so
+    quoting them in single quotes is all the escaping they need."""
+    return " & ".join(
+        " <-> ".join(f"'{part}'" for part in term.parts) + (":*" if term.prefix else "")
+        for term in found
+    )
+
+
+def _fts5(found: list[Term]) -> str:
+    """SQLite FTS5: `"sock"* "聊天 天室"` (a phrase for a run's pairs; terms AND-ed)."""
+    return " ".join(
+        '"' + " ".join(term.parts) + '"' + ("*" if term.prefix else "") for term in found
+    )
+
+
+def _matching(found: list[Term]) -> QuerySet:
+    """Visible messages with every term: one service, two engines."""
+    messages = Message.objects.visible()
+    if connection.vendor == "postgresql":
+        vector = SearchVector("search_text", config="simple")
+        query = SearchQuery(_tsquery(found), search_type="raw", config="simple")
+        return messages.annotate(found=vector).filter(found=query)
+    fts = "SELECT rowid FROM chat_message_fts WHERE chat_message_fts MATCH %s"
+    return messages.filter(pk__in=RawSQL(fts, [_fts5(found)]))
+
+
+def open_rooms(user: AbstractBaseUser) -> QuerySet:
+    """The rooms the user may open now: public ones and their own, never one they are banned
+    from."""
+    banned = RoomBan.objects.active().filter(user=user, room=OuterRef("pk"))
+    mine = Membership.objects.filter(user=user, room=OuterRef("pk"))
+    return Room.objects.filter((Q(kind=Room.Kind.PUBLIC) | Q(Exists(mine))) & ~Q(Exists(banned)))
+
+
+def search(
+    *,
+    user: AbstractBaseUser,
+    query: str,
+    room_slug: str | None = None,
+    before: int | None = None,
+    limit: int = PAGE,
+) -> tuple[list[Message], bool]:
+    """Messages matching every part of the query in the rooms the user may open now, newest
+    first, a page at a time (`before` an id), and whether more lie beyond the page."""
+    found = terms(clean_query(query))
+    if not found:
+        return [], False  # punctuation only: nothing to find
+    rooms = open_rooms(user)
+    if room_slug is not None:
+        room = Room.objects.filter(slug=room_slug).first()
+        if room is None:
+            raise NotFound("No such room.")
+        if not rooms.filter(pk=room.pk).exists():
+            raise Forbidden("You may not search that room.")
+        rooms = rooms.filter(pk=room.pk)
+    messages = _matching(found).filter(room__in=rooms.values("pk"))
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    page = list(messages.select_related(*writing.RELATED).order_by("-id")[: limit + 1])
+    return page[:limit], len(page) > limit

@@ -115,6 +115,7 @@ def room_messages(request: HttpRequest, slug: str) -> JsonResponse:
     limit = protocol.limit_field(query, settings.CHAT_HISTORY_PAGE)
     before = protocol.optional_id_field(query, "before")
     after = protocol.optional_id_field(query, "after", zero=True)
+    ratelimits.check_sync("history", request.user.pk)
     room, _ = rooms.open_room(user=request.user, slug=slug)
     page, has_more = messages.history(room=room, before=before, after=after, limit=limit)
     return JsonResponse(
@@ -173,6 +174,7 @@ def search_messages(request: HttpRequest) -> JsonResponse:
     before = protocol.optional_id_field(query, "before")
     limit = protocol.limit_field(query, search.PAGE)
     text = request.GET.get("q", "")
+    ratelimits.check_sync("search", request.user.pk)
     page, has_more = search.search(
         user=request.user,
         query=text,

@@ -2,8 +2,9 @@
 
 A token bucket per user and kind of act (`CHAT_RATE_LIMITS`: a burst, and the seconds in which
 a whole burst comes back). Every act that costs the server work has one: messages, edits,
-reactions, uploads, reports, history pages, opening sockets, creating rooms; sign-ups have one
-per address. The limit is per user, not per socket, so more tabs or another worker buy nothing.
+reactions, uploads, reports, history pages, searches, opening sockets, creating rooms; sign-ups
+have one per address. The limit is per user, not per socket, so more tabs or another worker buy
+nothing.
 """
 
 from asgiref.sync import async_to_sync
@@ -19,6 +20,7 @@ REFUSALS = {
     "upload": "You are uploading too fast.",
     "report": "You are reporting too often; the moderators have your reports.",
     "history": "You are loading history too fast.",
+    "search": "You are searching too fast.",
     "connect": "You are opening connections too fast.",
     "room": "You are creating rooms too fast.",
     "signup": "Too many sign-ups from your address; try again later.",

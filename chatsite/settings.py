@@ -253,6 +253,7 @@ CHAT_RATE_LIMITS = {
     "upload": (10, 60.0),
     "report": (5, 300.0),
     "history": (30, 10.0),  # pages; a reconnecting client catches up 100 messages a page
+    "search": (20, 10.0),  # searches, each a full-text query over every room one may open
     "read": (60, 30.0),
     "connect": (30, 60.0),  # sockets opened
     "room": (5, 3600.0),  # rooms created

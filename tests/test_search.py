@@ -163,3 +163,21 @@ def test_a_read_token_may_search_and_logged_out_may_not(alice, talk):
     assert response.status_code == 200 and len(response.json()["messages"]) == 2
     assert response.json()["terms"] == ["聊天"]
     assert Client().get("/api/search/", {"q": "聊天"}).status_code == 401
+
+
+def test_searches_and_history_pages_over_http_have_rate_limits(settings, alice, talk):
+    settings.CHAT_RATE_LIMITS = {
+        **settings.CHAT_RATE_LIMITS,
+        "search": (2, 60.0),
+        "history": (1, 60.0),
+    }
+    client = Client()
+    client.force_login(alice)
+    assert client.get("/api/search/", {"q": "好"}).status_code == 200
+    assert client.get("/api/search/", {"q": "好"}).status_code == 200
+    refused = client.get("/api/search/", {"q": "好"})
+    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+    assert int(refused["Retry-After"]) >= 1
+    history = f"/api/rooms/{talk.slug}/messages/"
+    assert client.get(history).status_code == 200
+    assert client.get(history).status_code == 429

@@ -4,6 +4,7 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -136,6 +137,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_moderate": moderator,
             "can_leave": room.kind != room.Kind.DIRECT,
             "add_member_form": AddMemberForm(),
+            "upload_max": settings.CHAT_UPLOAD_MAX_BYTES,
             **_sidebar(request),
         },
     )

@@ -61,8 +61,9 @@ export class FakeClock {
 /**
  * A fresh WebSocket class with its own `instances` list (every socket the code opened, in
  * order). The test plays the server: open(), receive(frame), serverClose(code); what the code
- * sent is in `sent` (parsed). With `answerPings` set on the class, every ping gets its pong
- * (just after `send` returns, as from a real server).
+ * sent is in `sent` (parsed), its binary frames in `binary` (as Uint8Arrays); the test sets
+ * `bufferedAmount` as the browser would report it. With `answerPings` set on the class, every
+ * ping gets its pong (just after `send` returns, as from a real server).
  */
 export function fakeWebSocketClass() {
   return class FakeWebSocket {
@@ -74,6 +75,8 @@ export function fakeWebSocketClass() {
       this.url = url;
       this.readyState = 0;
       this.sent = [];
+      this.binary = [];
+      this.bufferedAmount = 0;
       this.closedWith = null;
       this.onmessage = null;
       this.onclose = null;
@@ -83,6 +86,11 @@ export function fakeWebSocketClass() {
     send(text) {
       if (this.readyState !== 1) {
         throw new Error("send on a socket that is not open");
+      }
+      if (typeof text !== "string") {
+        const view = ArrayBuffer.isView(text) ? text : new Uint8Array(text);
+        this.binary.push(new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice());
+        return;
       }
       const frame = JSON.parse(text);
       this.sent.push(frame);

@@ -6,13 +6,14 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, test } from "node:test";
 
+import { extensionOf, fitSize, safeUrl } from "../../chat/static/chat/views/attachments.js";
 import { typingText } from "../../chat/static/chat/views/composer.js";
 import { roomLabel } from "../../chat/static/chat/views/header.js";
 import { groupFlags } from "../../chat/static/chat/views/log.js";
 import { sortMembers } from "../../chat/static/chat/views/members.js";
 import { describeNotify } from "../../chat/static/chat/views/notifications.js";
 import { sortEntries } from "../../chat/static/chat/views/sidebar.js";
-import { duration, errorText, formatOptions, has, t } from "../../chat/static/chat/views/strings.js";
+import { duration, errorText, fileSize, formatOptions, has, t, uploadErrorText } from "../../chat/static/chat/views/strings.js";
 
 const VIEWS = new URL("../../chat/static/chat/views/", import.meta.url);
 const ENTRIES = new URL("../../chat/static/chat/", import.meta.url);
@@ -140,5 +141,40 @@ describe("orders and names", () => {
       direct: true,
     });
     assert.equal(describeNotify({ room: "x", message }, { kind: "public", name: "Ex" }).title, "alice mentioned you in #Ex");
+  });
+});
+
+describe("files on screen", () => {
+  test("an image keeps its proportions inside the box, and is never enlarged", () => {
+    assert.deepEqual(fitSize(1920, 1080, 360, 270), { width: 360, height: 203 });
+    assert.deepEqual(fitSize(600, 1200, 360, 270), { width: 135, height: 270 });
+    assert.deepEqual(fitSize(100, 50, 360, 270), { width: 100, height: 50 });
+    assert.equal(fitSize(null, null, 360, 270), null, "unknown sizes: the CSS bounds it");
+    assert.equal(fitSize(0, 10, 360, 270), null);
+  });
+
+  test("only http(s) addresses become links", () => {
+    assert.equal(safeUrl("/files/a1/x.png", "https://chat.test/"), "/files/a1/x.png");
+    assert.equal(safeUrl("https://cdn.test/x", "https://chat.test/"), "https://cdn.test/x");
+    assert.equal(safeUrl("javascript:alert(1)", "https://chat.test/"), null);
+    assert.equal(safeUrl("data:text/html,hi", "https://chat.test/"), null);
+    assert.equal(safeUrl(null), null);
+  });
+
+  test("sizes as people read them; an extension for the icon", () => {
+    assert.equal(fileSize(512), "512 B");
+    assert.equal(fileSize(1536), "1.5 KB");
+    assert.equal(fileSize(14 * 1024 + 100), "14 KB");
+    assert.equal(fileSize(10 * 1024 * 1024), "10 MB");
+    assert.equal(fileSize(2.45 * 1024 * 1024), "2.5 MB");
+    assert.equal(extensionOf("report.final.PDF"), "PDF");
+    assert.equal(extensionOf("archive.tar.gz"), "GZ");
+    assert.equal(extensionOf("README"), "");
+  });
+
+  test("why an upload failed, in our words where we have them", () => {
+    assert.equal(uploadErrorText({ code: "too_long" }), "the file is too large");
+    assert.equal(uploadErrorText({ code: "muted" }), "you are muted in this room.");
+    assert.equal(uploadErrorText({ code: "odd", message: "Odd." }), "Odd.");
   });
 });

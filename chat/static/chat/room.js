@@ -12,7 +12,7 @@ import { RoomSession } from "./core/session.js";
 import { MessageActions } from "./views/actions.js";
 import { pageConversations, startApp } from "./views/app.js";
 import { ComposerView } from "./views/composer.js";
-import { EmojiPicker, ReportDialog } from "./views/dialogs.js";
+import { EmojiPicker, ImageViewer, ReportDialog } from "./views/dialogs.js";
 import { byId, isModifiedClick } from "./views/dom.js";
 import { HeaderView, roomLabel } from "./views/header.js";
 import { LogView } from "./views/log.js";
@@ -23,7 +23,12 @@ import { setPageName } from "./views/title.js";
 const root = byId("chat");
 const me = document.body.dataset.me;
 const conversations = pageConversations();
-const session = new RoomSession({ slug: root.dataset.slug, deps: browserDeps(window), conversations });
+const session = new RoomSession({
+  slug: root.dataset.slug,
+  deps: browserDeps(window),
+  conversations,
+  uploadMax: Number(root.dataset.uploadMax) || undefined, // the server's limit, when the page says it
+});
 // What the page rendered, for the first room until its socket says more.
 const rendered = { slug: root.dataset.slug, title: root.dataset.title, moderator: root.dataset.moderator === "true" };
 
@@ -86,6 +91,7 @@ const status = new StatusView({ session, status: byId("conn-status"), notice: by
 const log = new LogView({ session, context, onBottom: readSoon });
 const picker = new EmojiPicker(new RecentEmoji(storage()));
 const report = new ReportDialog(session);
+const viewer = new ImageViewer([byId("messages"), byId("pending")]);
 let actions = null;
 const composer = new ComposerView({ session, context, onEditLast: () => actions.editLast() });
 actions = new MessageActions({ session, log, composer, report, picker });
@@ -130,6 +136,7 @@ session.on("state", (event) => {
   if (event.state === "closed" && event.reason !== "stopped") {
     report.close();
     picker.close(false);
+    viewer.close();
     log.refresh();
   }
 });
@@ -166,6 +173,7 @@ function go(slug, { push = true } = {}) {
   readNow();
   report.close();
   picker.close(false);
+  viewer.close();
   status.reset();
   session.switchRoom(slug);
   if (push) {

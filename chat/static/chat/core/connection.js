@@ -173,6 +173,24 @@ export class Connection extends Emitter {
     return true;
   }
 
+  /**
+   * Send a binary frame (an upload's chunk) on the ready socket.
+   * @param {ArrayBuffer|ArrayBufferView|Blob} data
+   * @returns {boolean} false when there is no ready socket (nothing was sent)
+   */
+  sendBinary(data) {
+    if (this.#state !== "ready" || this.#ws.readyState !== OPEN) {
+      return false;
+    }
+    this.#ws.send(data);
+    return true;
+  }
+
+  /** Bytes the browser still holds for the socket (sent, not yet on the wire); 0 without one. */
+  get bufferedAmount() {
+    return this.#ws?.bufferedAmount ?? 0;
+  }
+
   #open() {
     this.#clear("retry");
     this.#reconnectAt = null;

@@ -89,3 +89,27 @@ export const AT_BOTTOM = 48;
 
 /** A reply's quote in the composer, and a report's: at most this many characters. */
 export const EXCERPT = 120;
+
+/**
+ * Files (contract "Files"): the largest one the server takes unless the page says otherwise
+ * (its `data-upload-max`), and how many one message may carry.
+ */
+export const UPLOAD_MAX = 10 * 1024 * 1024;
+export const FILES_PER_MESSAGE = 10;
+
+/** Uploads one room socket runs at once (the server allows three in progress). */
+export const UPLOADS_AT_ONCE = 2;
+
+/**
+ * An upload's chunks go out while the socket's `bufferedAmount` is under UPLOAD_BUFFERED and
+ * at most UPLOAD_WINDOW bytes wait for the server's `upload.progress`; past either it waits
+ * (polling the buffer every UPLOAD_POLL), so a cancel or a text frame never queues behind
+ * megabytes, and the progress bar follows what the server really holds.
+ */
+export const UPLOAD_BUFFERED = 256 * 1024;
+export const UPLOAD_WINDOW = 1024 * 1024;
+export const UPLOAD_POLL = 30;
+
+/** An image in a message shows at most this large (its thumbnail is at most 480 px). */
+export const IMAGE_SHOWN_WIDTH = 360;
+export const IMAGE_SHOWN_HEIGHT = 270;

@@ -107,6 +107,19 @@ export class Link {
     return this.#requests.request(frame);
   }
 
+  /**
+   * @param {ArrayBuffer|ArrayBufferView|Blob} data a binary frame
+   * @returns {boolean} false when there is no ready socket
+   */
+  sendBinary(data) {
+    return this.#connection?.sendBinary(data) ?? false;
+  }
+
+  /** What the current socket still has to send, in bytes. */
+  get bufferedAmount() {
+    return this.#connection?.bufferedAmount ?? 0;
+  }
+
   #ready(event) {
     const me = event.frame.me?.username;
     if (this.#conversations && typeof me === "string") {

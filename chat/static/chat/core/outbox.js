@@ -27,6 +27,7 @@ const RETRIED = new Set(["rate_limited", "unavailable"]);
  * @property {string} body
  * @property {number|null} replyTo the id of the message it answers
  * @property {string[]} attachments upload ids
+ * @property {object[]} files their attachment objects, to show while it is on its way
  * @property {"queued"|"sending"|"waiting"|"failed"} state
  *   queued: waits for the socket or its turn; sending: sent, not shown yet;
  *   waiting: refused for now (rate limited, server busy), sent again at `retryAt`;
@@ -74,15 +75,16 @@ export class Outbox extends Emitter {
   /**
    * Queue a message; it goes out as soon as the socket is ready and its turn comes.
    * @param {string} body
-   * @param {{replyTo?: number|null, attachments?: string[]}} [options]
+   * @param {{replyTo?: number|null, attachments?: string[], files?: object[]}} [options]
    * @returns {OutboxEntry}
    */
-  add(body, { replyTo = null, attachments = [] } = {}) {
+  add(body, { replyTo = null, attachments = [], files = [] } = {}) {
     const entry = {
       clientId: this.#deps.newId(),
       body,
       replyTo,
       attachments,
+      files,
       state: "queued",
       id: null,
       retryAt: null,

@@ -4,16 +4,18 @@
  * a LobbySession is the socket on /ws/lobby/, for pages showing no room. Both keep a shared
  * Conversations list current.
  *
- * A view subscribes once (`session.on("room" | "outbox" | "state", ...)`), reads state from
- * `session.room`, `session.outbox.entries`, `session.conversations`, and acts through the
- * methods below. Actions that need the server return the answer's promise; it rejects with a
- * RequestError (requests.js), `code` "disconnected" when there was no socket.
+ * A view subscribes once (`session.on("room" | "outbox" | "uploads" | "state", ...)`), reads
+ * state from `session.room`, `session.outbox.entries`, `session.uploads.entries`,
+ * `session.conversations`, and acts through the methods below. Actions that need the server
+ * return the answer's promise; it rejects with a RequestError (requests.js), `code`
+ * "disconnected" when there was no socket.
  */
 import { CATCH_UP_PAGE, PAGE, SYNC_EVERY, TYPING_EVERY } from "./constants.js";
 import { Emitter } from "./emitter.js";
 import { Link } from "./link.js";
 import { Outbox } from "./outbox.js";
 import { Room } from "./room.js";
+import { Uploads } from "./uploads.js";
 
 const LOBBY_PATH = "/ws/lobby/";
 
@@ -30,7 +32,8 @@ function ignore() {}
  * - "state": the connection's state events (see Connection);
  * - "room": the current Room's "change" events, and `{kind: "switched", slug}` when
  *   switchRoom() replaced it (render an empty room until its "reset");
- * - "outbox": the current Outbox's "change" events.
+ * - "outbox": the current Outbox's "change" events;
+ * - "uploads": the current room's Uploads' "change" events (files on their way, uploads.js).
  */
 export class RoomSession extends Emitter {
   #deps;
@@ -39,6 +42,9 @@ export class RoomSession extends Emitter {
   #room = null;
   #outbox = null;
   #outboxes = new Map(); // slug -> Outbox: unsent messages wait for a return to their room
+  #uploads = null;
+  #uploadQueues = new Map(); // slug -> Uploads: files picked in a room wait for a return to it
+  #uploadMax;
   #syncTimer = null;
   #catchingUp = false;
   #catchUpFrom = null; // where an unfinished catch-up resumes (the messages after it may have a gap)
@@ -49,10 +55,12 @@ export class RoomSession extends Emitter {
    * @param {string} options.slug the room to open
    * @param {import("./link.js").SessionDeps} options.deps
    * @param {import("./conversations.js").Conversations|null} [options.conversations]
+   * @param {number} [options.uploadMax] the largest file the server takes (bytes)
    */
-  constructor({ slug, deps, conversations = null }) {
+  constructor({ slug, deps, conversations = null, uploadMax }) {
     super();
     this.#deps = deps;
+    this.#uploadMax = uploadMax;
     this.#conversations = conversations;
     this.#link = new Link(deps, conversations, {
       state: (event) => this.emit("state", event),
@@ -75,6 +83,11 @@ export class RoomSession extends Emitter {
   /** @returns {Outbox} the current room's outbox */
   get outbox() {
     return this.#outbox;
+  }
+
+  /** @returns {Uploads} the current room's files on their way (attached by `send`) */
+  get uploads() {
+    return this.#uploads;
   }
 
   get conversations() {
@@ -129,8 +142,9 @@ export class RoomSession extends Emitter {
 
   /**
    * Send a message: it shows at once as an outbox entry, until the room holds it.
-   * @param {string} body
-   * @param {{replyTo?: number|null, attachments?: string[]}} [options]
+   * @param {string} body may be empty when `attachments` are given
+   * @param {{replyTo?: number|null, attachments?: string[], files?: object[]}} [options]
+   *   attachments: upload ids; files: their attachment objects, shown while it is on its way
    * @returns {import("./outbox.js").OutboxEntry}
    */
   send(body, options) {
@@ -283,6 +297,22 @@ export class RoomSession extends Emitter {
       this.#outboxes.set(slug, outbox);
     }
     this.#outbox = this.#outboxes.get(slug);
+    if (!this.#uploadQueues.has(slug)) {
+      const uploads = new Uploads({
+        ...this.#deps,
+        maxBytes: this.#uploadMax,
+        request: (frame) => this.#link.request(frame),
+        sendBinary: (data) => this.#link.sendBinary(data),
+        bufferedAmount: () => this.#link.bufferedAmount,
+      });
+      uploads.on("change", (change) => {
+        if (uploads === this.#uploads) {
+          this.emit("uploads", change);
+        }
+      });
+      this.#uploadQueues.set(slug, uploads);
+    }
+    this.#uploads = this.#uploadQueues.get(slug);
     this.#conversations?.open(slug);
   }
 
@@ -295,6 +325,7 @@ export class RoomSession extends Emitter {
     room.applyReady(frame);
     this.#settle(frame.messages);
     this.#outbox.resume();
+    this.#uploads.resume();
     if (readBefore > (Number.isSafeInteger(frame.last_read) ? frame.last_read : 0)) {
       // A `read` lost with the last socket: the server's mark is behind mine.
       this.#link.request({ type: "read", id: readBefore }).catch(ignore);
@@ -306,6 +337,9 @@ export class RoomSession extends Emitter {
   }
 
   #frame(frame) {
+    if (this.#uploads.handle(frame)) {
+      return true;
+    }
     const room = this.#room;
     if (room.applyFrame(frame)) {
       if (frame.type === "message" && frame.message) {
@@ -321,6 +355,7 @@ export class RoomSession extends Emitter {
 
   #lost() {
     this.#outbox.pause();
+    this.#uploads.pause();
     this.#room.clearTyping();
     this.#stopSync();
   }

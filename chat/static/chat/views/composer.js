@@ -3,9 +3,12 @@
  * code block still open (```), so that code spans lines; Ctrl/⌘+Enter always sends. It shows
  * the message I reply to, who is typing, and the room's policy (slow mode; an announcements
  * room closes it to whoever does not moderate). Drafts stay with their room when I switch.
+ * Files (the tray, attachments.js) go with the next message once every one is uploaded:
+ * Send waits for them, and a message may be files alone.
  */
 import { MAX_BODY, EXCERPT } from "../core/constants.js";
 import { insideOpenFence, oneLine } from "../core/text.js";
+import { UploadTray } from "./attachments.js";
 import { byId } from "./dom.js";
 import { toast } from "./notifications.js";
 import { duration, t } from "./strings.js";
@@ -26,6 +29,7 @@ export class ComposerView {
   #context;
   #onEditLast;
   #ui;
+  #tray;
   #replyTo = null;
   #drafts = new Map(); // slug -> {body, replyTo}
   #slug;
@@ -73,6 +77,7 @@ export class ComposerView {
     });
     session.on("room", (change) => this.#roomChanged(change));
     session.on("state", () => this.render());
+    this.#tray = new UploadTray({ session, onChange: () => this.#tray && this.render() });
     this.render();
   }
 
@@ -107,7 +112,8 @@ export class ComposerView {
     const locked = !!info && info.posting === "moderators" && !context.moderator;
     this.#ui.form.classList.toggle("is-locked", locked);
     this.#ui.input.disabled = locked || closed;
-    this.#ui.send.disabled = locked || closed;
+    this.#ui.send.disabled = locked || closed || this.#tray.busy;
+    this.#tray.setEnabled(!locked && !closed);
     if (locked) {
       this.#ui.input.placeholder = t("composer_locked");
     } else if (info) {
@@ -200,14 +206,23 @@ export class ComposerView {
       return;
     }
     const body = this.#ui.input.value;
-    if (!body.trim()) {
+    if (this.#tray.busy) {
+      toast(t("attach_wait"));
+      return;
+    }
+    if (!body.trim() && !this.#tray.ready) {
       return;
     }
     if (body.length > MAX_BODY) {
       toast(t("composer_too_long", { max: MAX_BODY }));
       return;
     }
-    this.#session.send(body, { replyTo: this.#replyTo });
+    const files = this.#tray.take();
+    this.#session.send(body.trim() ? body : "", {
+      replyTo: this.#replyTo,
+      attachments: files.map((file) => file.id),
+      files,
+    });
     this.#ui.input.value = "";
     this.setReply(null);
     this.#grow();

@@ -1,12 +1,13 @@
 /*
- * Dialogs: reporting a message (the page's <dialog id="report-dialog">), and the emoji
- * picker (common emoji, my recent ones first) that opens next to a message's React button.
+ * Dialogs: reporting a message (the page's <dialog id="report-dialog">), the emoji picker
+ * (common emoji, my recent ones first) that opens next to a message's React button, and the
+ * viewer that shows a message's image full size.
  */
 import { EXCERPT, MAX_REASON } from "../core/constants.js";
 import { oneLine } from "../core/text.js";
-import { button, byId, el } from "./dom.js";
+import { button, byId, el, icon, isModifiedClick } from "./dom.js";
 import { toast } from "./notifications.js";
-import { errorText, t } from "./strings.js";
+import { errorText, fileSize, t } from "./strings.js";
 
 export class ReportDialog {
   #session;
@@ -192,6 +193,88 @@ export class EmojiPicker {
       choices[Math.min(choices.length - 1, Math.max(0, at + moves[event.key]))].focus();
     } else if (event.key === "Tab") {
       this.close(false);
+    }
+  }
+}
+
+/**
+ * An image full size, over the page: a click anywhere (but on its download link) or Escape
+ * closes it. It opens from a click on a message's image (views/attachments.js's `.msg-image`
+ * links); a click with a modifier key is the browser's (a new tab).
+ */
+export class ImageViewer {
+  #ui;
+  #opener = null;
+
+  /** @param {HTMLElement[]} containers where message images are (the log's lists) */
+  constructor(containers) {
+    const dialog = el("dialog", "image-viewer");
+    dialog.id = "image-viewer";
+    const figure = el("figure", "image-viewer-figure");
+    const image = el("img", "image-viewer-image");
+    image.alt = "";
+    const caption = el("figcaption", "image-viewer-caption");
+    const name = el("span", "image-viewer-name");
+    const size = el("span", "image-viewer-size");
+    const download = el("a", "image-viewer-download", t("viewer_download"));
+    caption.append(name, size, download);
+    figure.append(image, caption);
+    const close = button("icon-button image-viewer-close", null, t("viewer_close"));
+    close.title = t("viewer_close");
+    close.append(icon("close", 20));
+    dialog.append(figure, close);
+    document.body.append(dialog);
+    this.#ui = { dialog, image, name, size, download };
+
+    dialog.addEventListener("click", (event) => {
+      if (!event.target.closest("a")) {
+        this.close();
+      }
+    });
+    dialog.addEventListener("close", () => {
+      image.removeAttribute("src"); // stop loading a large image nobody looks at now
+      if (this.#opener?.isConnected) {
+        this.#opener.focus();
+      }
+      this.#opener = null;
+    });
+    for (const container of containers) {
+      container.addEventListener("click", (event) => {
+        const link = event.target.closest("a.msg-image");
+        if (!link || isModifiedClick(event)) {
+          return;
+        }
+        event.preventDefault();
+        this.open(link);
+      });
+    }
+  }
+
+  get isOpen() {
+    return this.#ui.dialog.open;
+  }
+
+  /** @param {HTMLAnchorElement} link a message's image: its href, data-name and data-size */
+  open(link) {
+    const { dialog, image, name, size, download } = this.#ui;
+    const label = link.dataset.name || "";
+    this.#opener = link;
+    image.src = link.href;
+    image.alt = label;
+    name.textContent = label;
+    const bytes = Number(link.dataset.size);
+    size.textContent = Number.isFinite(bytes) && bytes > 0 ? fileSize(bytes) : "";
+    download.href = link.href;
+    download.download = label;
+    dialog.setAttribute("aria-label", label);
+    if (!dialog.open) {
+      dialog.showModal();
+    }
+  }
+
+  close() {
+    if (this.#ui.dialog.open) {
+      this.#ui.dialog.close();
     }
   }
 }

@@ -1,12 +1,14 @@
 /*
  * One message as an element: author, time, the reply it answers, its body (the server's
- * sanitised `html`), its reactions and the buttons that act on it. A message still in the
- * outbox has the same shape, with its body as plain text and a status line.
+ * sanitised `html`), its files (attachments.js), its reactions and the buttons that act on
+ * it. A message still in the outbox has the same shape, with its body as plain text and a
+ * status line.
  */
 import { EXCERPT } from "../core/constants.js";
 import { reactionSummary } from "../core/emoji.js";
 import { oneLine } from "../core/text.js";
 import { clockTime, dayLabel, fullTime, parseTime } from "../core/time.js";
+import { renderAttachments } from "./attachments.js";
 import { avatar, button, el, icon } from "./dom.js";
 import { formatOptions, t } from "./strings.js";
 
@@ -157,7 +159,12 @@ export function renderMessage(message, ctx) {
   }
   const { node, mentionsMe } = body(message, ctx.me);
   li.classList.toggle("is-mention", mentionsMe && !mine);
-  content.append(node, reactionsRow(message, ctx));
+  content.append(node);
+  if (Array.isArray(message.attachments) && message.attachments.length) {
+    node.hidden = !node.textContent.trim(); // a message of files alone
+    content.append(renderAttachments(message.attachments));
+  }
+  content.append(reactionsRow(message, ctx));
 
   const actions = el("div", "msg-actions");
   if (ctx.canPost) {
@@ -194,6 +201,10 @@ export function renderPending(entry, me, original) {
   const status = el("div", "msg-status");
   status.setAttribute("aria-live", "polite");
   content.append(text);
+  if (entry.files?.length) {
+    text.hidden = !entry.body.trim();
+    content.append(renderAttachments(entry.files));
+  }
   row.append(status);
   return li;
 }

@@ -119,6 +119,35 @@ const EN = {
   toast_announcements_on: "This is now an announcements room: only moderators post.",
   toast_announcements_off: "Everyone may post in this room again.",
 
+  // files: attaching, uploading, showing
+  attach_files: "Attach files",
+  attach_files_limit: "Attach files (up to {count}, at most {max} each)",
+  attach_tray: "Files to send",
+  attach_drop: "Drop files to attach them",
+  attach_too_large: "{name} is {size}: a file may be at most {max}.",
+  attach_empty: "{name} is empty.",
+  attach_too_many: "A message may carry at most {max} files.",
+  attach_wait: "Wait for the files to finish uploading (or remove them) before sending.",
+  upload_queued: "{size} · waiting…",
+  upload_progress: "{done} of {size}",
+  upload_processing: "Processing…",
+  upload_ready: "Ready",
+  upload_waiting: "Too many uploads; retrying in {seconds} s",
+  upload_failed: "Not uploaded: {reason}",
+  upload_cancel: "Cancel the upload of {name}",
+  upload_remove: "Remove {name}",
+  upload_retry: "Retry",
+  upload_error_too_long: "the file is too large",
+  upload_error_unreadable: "the file could not be read",
+  upload_error_invalid: "the server refused the file",
+  file_download: "Download {name}",
+  image_open: "Open {name} full size",
+  viewer_close: "Close",
+  viewer_download: "Download",
+  size_bytes: "{n} B",
+  size_kb: "{n} KB",
+  size_mb: "{n} MB",
+
   // reporting
   report_count: "{n} / {max}",
   report_too_long: "A reason may be at most {max} characters.",
@@ -226,6 +255,32 @@ export function errorText(error) {
     return t(key);
   }
   return error?.message || String(error);
+}
+
+/**
+ * "512 B", "14 KB", "2.4 MB": a file's size (powers of 1024, as the limit is counted).
+ * @param {number} bytes
+ */
+export function fileSize(bytes) {
+  const format = (n, digits) =>
+    new Intl.NumberFormat(pageLanguage(), { maximumFractionDigits: digits }).format(n);
+  if (bytes < 1024) {
+    return t("size_bytes", { n: format(bytes, 0) });
+  }
+  if (bytes < 1024 * 1024) {
+    return t("size_kb", { n: format(bytes / 1024, bytes < 10 * 1024 ? 1 : 0) });
+  }
+  return t("size_mb", { n: format(bytes / (1024 * 1024), 1) });
+}
+
+/**
+ * Why an upload failed, for "Not uploaded: {reason}": our words for its code, else the
+ * general ones (muted, rate limited...), else the server's.
+ * @param {{code?: string, message?: string}} error
+ */
+export function uploadErrorText(error) {
+  const key = `upload_error_${error?.code}`;
+  return has(key) ? t(key) : errorText(error);
 }
 
 /** The language, time zone and words that dates are written with (core/time.js). */

@@ -169,7 +169,8 @@ def room_uploads(request: HttpRequest, slug: str) -> JsonResponse:
 def search_messages(request: HttpRequest) -> JsonResponse:
     """`?q=` (1 to 200 characters), `&room=<slug>`, `&before=<id>`, `&limit=` 1 to 100:
     `{"messages": [...], "has_more": bool, "terms": [...]}`, newest first, in the rooms I may
-    open now (chat.search). `terms`: what was looked for, normalised, for highlighting."""
+    open now (chat.search). `terms`: what was looked for, normalised (NFKC, case folded), to
+    highlight."""
     query = _query_fields(request, "before", "limit")
     before = protocol.optional_id_field(query, "before")
     limit = protocol.limit_field(query, search.PAGE)
@@ -186,7 +187,7 @@ def search_messages(request: HttpRequest) -> JsonResponse:
         {
             "messages": [protocol.message_data(m) for m in messages.with_extras(page)],
             "has_more": has_more,
-            "terms": [" ".join(term.parts) for term in search.terms(text)],
+            "terms": [term.text for term in search.terms(text)],
         }
     )
 

@@ -52,6 +52,12 @@ class Term:
     parts: tuple[str, ...]
     prefix: bool
 
+    @property
+    def text(self) -> str:
+        """What it matches, as written (normalised): a Chinese run's pairs joined again, for a
+        client to highlight."""
+        return self.parts[0] + "".join(part[1:] for part in self.parts[1:])
+
 
 def _runs(text: str) -> list[tuple[str, bool]]:
     """The text's runs: (run, written without spaces)."""

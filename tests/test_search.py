@@ -49,6 +49,7 @@ def test_the_tokenizer_indexes_words_and_chinese_pairs_and_characters():
         ("聊天", "天室"),
         ("sock",),
     ]
+    assert [term.text for term in search.terms("聊天室 ＳＯＣＫ")] == ["聊天室", "sock"]
     assert search.terms("!!! ... ---") == []
 
 

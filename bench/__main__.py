@@ -44,7 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--targets", type=csv(str), default="product,tutorial,raw", help="comma-separated"
     )
     p.add_argument(
-        "--scenarios", type=csv(str.upper), default="A,B,C,D,E", help="C, D, E: product only"
+        "--scenarios",
+        type=csv(str.upper),
+        default="A,B,C,D,E",
+        help="C, D, E, F: product only (F runs when named)",
     )
     p.add_argument("--workers", type=int, default=2, help="Daphne workers (product, tutorial)")
     p.add_argument(
@@ -80,6 +83,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     c.add_argument("--idle-room-size", type=int, default=20, help="idle sockets per room")
     c.add_argument("--hold-seconds", type=float, default=30.0, help="D: idle time")
     c.add_argument("--e-timeout", type=float, default=60.0, help="max wait for a clean Redis")
+    f = p.add_argument_group(
+        "F: members spread over many rooms, live unread counts (`activity`) on the product"
+    )
+    f.add_argument("--f-users", type=int, default=200, help="users, one socket each")
+    f.add_argument("--f-rooms", type=int, default=400, help="rooms")
+    f.add_argument(
+        "--f-rooms-per-user", type=int, default=20, help="rooms each user is a member of"
+    )
+    f.add_argument(
+        "--f-senders", type=int, default=50, help="users who send, into their socket's room"
+    )
+    f.add_argument("--f-rate", type=float, default=100.0, help="total msgs/s")
+    f.add_argument("--f-seconds", type=float, default=20.0, help="sending time")
+    f.add_argument("--f-seed", type=int, default=12, help="draws the memberships and senders")
     d = p.add_argument_group("database")
     d.add_argument("--database", choices=["auto", "postgres", "sqlite"], default="auto")
     d.add_argument(
@@ -94,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(options.targets) - {"product", "tutorial", "raw"}
     if unknown:
         p.error(f"unknown targets: {', '.join(sorted(unknown))}")
-    unknown = set(options.scenarios) - set("ABCDE")
+    unknown = set(options.scenarios) - set("ABCDEF")
     if unknown:
         p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     return options
@@ -130,8 +147,15 @@ def accounts_needed(options: argparse.Namespace) -> int:
 
 def prepare_product(
     options: argparse.Namespace, run_dir: Path, config: dict[str, Any]
-) -> tuple[cluster.Database, str, list[fixtures.Account], dict[str, list[str]]]:
-    """The database, migrated, with the users, sessions and rooms the scenarios need."""
+) -> tuple[
+    cluster.Database,
+    str,
+    list[fixtures.Account],
+    dict[str, list[str]],
+    list[fixtures.Account],
+]:
+    """The database, migrated, with the users, sessions and rooms the scenarios need; F has
+    users of its own (its memberships would otherwise add to the other scenarios')."""
     database = cluster.Database.create(options.database, run_dir, options.pg_admin_url)
     config["database_version"] = database.version
     secret_key = "bench-" + secrets.token_urlsafe(50)
@@ -142,18 +166,26 @@ def prepare_product(
     fixtures.setup(env)
     started = time.monotonic()
     accounts = fixtures.make_accounts(accounts_needed(options))
+    owner = fixtures.make_accounts(1, fixtures.OWNER)[0]
     slugs = {
-        name: fixtures.make_rooms(accounts[0], make(options))
+        name: fixtures.make_rooms(owner, make(options))
         for name, make in scenarios.ROOM_NAMES.items()
         if name in options.scenarios or (name == "C" and set("CDE") & set(options.scenarios))
     }
-    slugs["login"] = fixtures.make_rooms(accounts[0], ["bench-login"])
+    slugs["login"] = fixtures.make_rooms(owner, ["bench-login"])
+    f_accounts: list[fixtures.Account] = []
+    if "F" in options.scenarios:
+        plan = scenarios.f_plan(options)
+        f_accounts = fixtures.make_accounts(options.f_users, fixtures.F_USERNAME)
+        slugs["F"] = fixtures.make_member_rooms(
+            owner, plan.rooms, list(zip(f_accounts, plan.member_rooms, strict=True))
+        )
     fixtures.close_connections()
     log(
-        f"product: {len(accounts)} users with sessions, "
+        f"product: {len(accounts) + len(f_accounts) + 1} users with sessions, "
         f"{sum(len(s) for s in slugs.values())} rooms in {time.monotonic() - started:.1f} s"
     )
-    return database, secret_key, accounts, slugs
+    return database, secret_key, accounts, slugs, f_accounts
 
 
 def check_login(target: cluster.Target, accounts: list[fixtures.Account], slug: str) -> str:
@@ -207,8 +239,10 @@ def run_target(
     try:
         ctx = scenarios.Context(target, pool, options, log)
         if name == "product":
-            database, _, accounts, slugs = product
+            database, _, accounts, slugs, f_accounts = product
             ctx.accounts, ctx.slugs = accounts, slugs
+            if "F" in options.scenarios:
+                ctx.f_plan, ctx.f_accounts = scenarios.f_plan(options), f_accounts
             ctx.measure_db = database.kind == "postgresql"
             try:
                 target.notes.append(check_login(target, accounts, slugs["login"][0]))
@@ -221,9 +255,17 @@ def run_target(
         if "B" in options.scenarios:
             log(f"{name}: scenario B")
             out["B"] = scenarios.scenario_b(ctx)
+        if name == "product" and "F" in options.scenarios:
+            if "A" in out or "B" in out:
+                # Fresh workers and Redis, as for C: the handshakes' CPU and memory compare.
+                log(f"{name}: restarting the workers and Redis for F")
+                finish(target)
+                target = ctx.target = start()
+            log(f"{name}: scenario F")
+            out["F"] = scenarios.scenario_f(ctx)
         cde = set("CDE") & set(options.scenarios)
         if name == "product" and cde:
-            if "A" in out or "B" in out:
+            if "A" in out or "B" in out or "F" in out:
                 # Fresh workers and Redis: the memory per socket is measured from a baseline
                 # that A and B's sockets have not already grown.
                 log(f"{name}: restarting the workers and Redis for C")

@@ -5,7 +5,9 @@ Logging in over HTTP would hash a password per user (PBKDF2, deliberately slow),
 password hash, and each gets a real database session holding exactly what
 `django.contrib.auth.login` writes (`_auth_user_id`, `_auth_user_backend`, `_auth_user_hash`).
 The Daphne workers see ordinary logged-in sessions; the secret key they sign with is the same.
-Rooms are made with the product's own `chat.rooms.create_room`.
+Rooms are made with the product's own `chat.rooms.create_room`, owned by an account that opens
+no socket (an owner is a member, and a member with a socket hears every room's `activity`).
+Scenario F's hundreds of rooms and thousands of memberships are inserted in bulk instead.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 from dataclasses import dataclass
 
 USERNAME = "bench{:05d}"
+OWNER = "benchowner"
+F_USERNAME = "benchf{:05d}"
 PASSWORD = "bench-password-not-secret-17"  # a benchmark's throwaway accounts
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -33,8 +37,9 @@ class Account:
     session_key: str
 
 
-def make_accounts(count: int) -> list[Account]:
-    """`count` users, each with one logged-in session, in a few bulk inserts."""
+def make_accounts(count: int, pattern: str = USERNAME) -> list[Account]:
+    """`count` users named `pattern.format(i)`, each with one logged-in session, in a few
+    bulk inserts."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -48,7 +53,7 @@ def make_accounts(count: int) -> list[Account]:
 
     user_model = get_user_model()
     password = make_password(PASSWORD)
-    names = [USERNAME.format(i) for i in range(count)]
+    names = [pattern.format(i) for i in range(count)]
     user_model.objects.bulk_create(
         [user_model(username=name, password=password) for name in names], batch_size=1000
     )
@@ -80,6 +85,28 @@ def make_rooms(owner: Account, names: list[str]) -> list[str]:
 
     creator = get_user_model().objects.get(pk=owner.user_id)
     return [rooms.create_room(creator=creator, name=name, kind="public").slug for name in names]
+
+
+def make_member_rooms(
+    owner: Account, names: list[str], members: list[tuple[Account, list[int]]]
+) -> list[str]:
+    """Public rooms named and addressed `names`, owned by `owner`, and for each (account,
+    room indexes) of `members` a membership in those rooms, all in bulk inserts; the slugs."""
+    from chat.models import Membership, Room
+
+    Room.objects.bulk_create(
+        [Room(slug=name, name=name, kind="public", created_by_id=owner.user_id) for name in names],
+        batch_size=1000,
+    )
+    ids = dict(Room.objects.filter(slug__in=names).values_list("slug", "id"))
+    rows = [Membership(room_id=ids[name], user_id=owner.user_id, role="owner") for name in names]
+    rows += [
+        Membership(room_id=ids[names[r]], user_id=account.user_id, role="member")
+        for account, rooms in members
+        for r in rooms
+    ]
+    Membership.objects.bulk_create(rows, batch_size=2000)
+    return list(names)
 
 
 def stored_messages(slugs: list[str]) -> int:

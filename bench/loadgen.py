@@ -14,6 +14,15 @@ machine, so receivers in other processes compute the latency directly.
 The three targets speak different frames; an adapter per target turns a body into a frame to
 send and a received frame back into a body (or None for frames that are not chat messages,
 such as the product's presence updates).
+
+Scenario F (the product only) also counts `activity` frames: a socket whose `watches` name
+other rooms of its user hears `{"type": "activity", "room", "id", "author"}` for each new
+message there. That frame has no body, so no send time: each client process records the
+(id, receive time) of every activity it receives, and the (id, send time) of each message its
+senders sent, learnt from the sender's own copy of it (the sender's socket is on the room and
+hears it as `message`, with the id the server gave it and the send time in the body). The main
+process joins the two: an activity's latency is its receive time minus the time its message
+was sent, the same clock and definition as a message's.
 """
 
 from __future__ import annotations
@@ -47,6 +56,10 @@ class SocketSpec:
     kind: str  # "product", "tutorial" or "raw"
     cookie: str | None = None
     origin: str | None = None
+    # Scenario F: the user's other rooms, whose new messages this socket hears as `activity`
+    # (its own room excluded), and the user's name (nobody hears of their own messages).
+    watches: tuple[str, ...] = ()
+    username: str = ""
 
 
 # Adapters: body <-> frame, per target.
@@ -56,31 +69,32 @@ def encode_product(body: str, client_id: str) -> str:
     return json.dumps({"type": "message.send", "body": body, "client_id": client_id})
 
 
-def decode_product(text: str) -> tuple[str | None, str]:
+def decode_product(text: str) -> tuple[str | None, str, dict[str, Any] | None]:
     frame = json.loads(text)
     kind = frame.get("type", "?")
     if kind == "message":
-        return frame["message"]["body"], kind
-    return None, kind
+        return frame["message"]["body"], kind, frame
+    return None, kind, frame
 
 
 def encode_tutorial(body: str, client_id: str) -> str:
     return json.dumps({"body": body})
 
 
-def decode_tutorial(text: str) -> tuple[str | None, str]:
-    return json.loads(text)["body"], "message"
+def decode_tutorial(text: str) -> tuple[str | None, str, dict[str, Any] | None]:
+    return json.loads(text)["body"], "message", None
 
 
 def encode_raw(body: str, client_id: str) -> str:
     return body
 
 
-def decode_raw(text: str) -> tuple[str | None, str]:
-    return text, "message"
+def decode_raw(text: str) -> tuple[str | None, str, dict[str, Any] | None]:
+    return text, "message", None
 
 
-ADAPTERS: dict[str, tuple[Callable[[str, str], str], Callable[[str], tuple[str | None, str]]]] = {
+Decode = Callable[[str], tuple[str | None, str, dict[str, Any] | None]]
+ADAPTERS: dict[str, tuple[Callable[[str, str], str], Decode]] = {
     "product": (encode_product, decode_product),
     "tutorial": (encode_tutorial, decode_tutorial),
     "raw": (encode_raw, decode_raw),
@@ -99,6 +113,8 @@ class Sock:
     closing: bool = False  # we closed it ourselves
     seen: dict[int, bytearray] = field(default_factory=dict)  # sender -> seq bitmap
     last: dict[int, int] = field(default_factory=dict)  # sender -> highest seq
+    activity_seen: set[int] = field(default_factory=set)  # message ids heard as `activity`
+    watching: frozenset[str] = frozenset()  # rooms it should hear `activity` of
 
 
 @dataclass
@@ -115,6 +131,15 @@ class StepCounters:
     frames: Counter = field(default_factory=Counter)  # by frame type
     errors: Counter = field(default_factory=Counter)  # product `error` frames, by code
     last_frame_at: float = 0.0
+    # Scenario F: `activity` frames (unique per socket and id), with their ids and receive
+    # times; the send time of each message of this process's senders, by id.
+    activity_unique: int = 0
+    activity_duplicates: int = 0
+    activity_stray: int = 0  # of a room not watched, of the socket's own room, or of its user
+    activity_ids: array = field(default_factory=lambda: array("q"))
+    activity_times: array = field(default_factory=lambda: array("d"))
+    sent_ids: array = field(default_factory=lambda: array("q"))
+    sent_times: array = field(default_factory=lambda: array("d"))
 
 
 class ClientProcess:
@@ -128,19 +153,21 @@ class ClientProcess:
 
     # Receiving.
 
-    def on_frame(self, sock: Sock, text: str, decode: Callable) -> None:
+    def on_frame(self, sock: Sock, text: str, decode: Decode) -> None:
         now = time.monotonic()
         c = self.counters
         c.last_frame_at = now
         try:
-            body, kind = decode(text)
+            body, kind, frame = decode(text)
         except (ValueError, KeyError, TypeError):
             c.frames["undecodable"] += 1
             return
         c.frames[kind] += 1
         if body is None:
             if kind == "error":
-                c.errors[json.loads(text).get("code", "?")] += 1
+                c.errors[frame.get("code", "?") if frame else "?"] += 1
+            elif kind == "activity" and frame is not None:
+                self.on_activity(sock, frame, now)
             return
         try:
             payload = json.loads(body)
@@ -162,12 +189,35 @@ class ClientProcess:
         bitmap[seq] = 1
         c.unique += 1
         c.latencies.append(now - sent_at)
+        if sender == sock.spec.index and sock.watching and frame is not None:
+            # The sender's own copy: the id the server gave the message it sent at `sent_at`.
+            c.sent_ids.append(frame["message"]["id"])
+            c.sent_times.append(sent_at)
         c.last_receive = now
         previous = sock.last.get(sender, -1)
         if seq < previous:
             c.out_of_order += 1
         else:
             sock.last[sender] = seq
+
+    def on_activity(self, sock: Sock, frame: dict[str, Any], now: float) -> None:
+        c = self.counters
+        message_id = frame["id"]
+        if (
+            frame.get("room") not in sock.watching
+            or frame.get("room") == sock.spec.room
+            or frame.get("author") == sock.spec.username
+        ):
+            c.activity_stray += 1
+            return
+        if message_id in sock.activity_seen:
+            c.activity_duplicates += 1
+            return
+        sock.activity_seen.add(message_id)
+        c.activity_unique += 1
+        c.activity_ids.append(message_id)
+        c.activity_times.append(now)
+        c.last_receive = now
 
     async def read(self, sock: Sock) -> None:
         decode = ADAPTERS[sock.spec.kind][1]
@@ -244,7 +294,7 @@ class ClientProcess:
             if first.get("type") != "ready":
                 await ws.close()
                 raise RuntimeError(f"first frame {first.get('type')!r}, not ready")
-        sock = Sock(spec, ws)
+        sock = Sock(spec, ws, watching=frozenset(spec.watches) - {spec.room})
         sock.reader = asyncio.create_task(self.read(sock))
         return sock
 
@@ -266,6 +316,7 @@ class ClientProcess:
         for sock in self.socks:
             sock.seen.clear()
             sock.last.clear()
+            sock.activity_seen.clear()
 
     async def cmd_step(self, step: int, rates: dict[int, float], seconds: float) -> dict[str, Any]:
         """Send from this process's senders at their rate for `seconds`, open loop: a sender
@@ -316,8 +367,17 @@ class ClientProcess:
             for room, senders in self.room_senders.items()
         }
         expected = sum(per_room.get(s.spec.room, 0) for s in self.socks)
+        # Scenario F: each message in a room a socket watches (not its own room), but its
+        # user's own messages, comes as one `activity`.
+        activity_expected = sum(
+            count
+            for s in self.socks
+            if s.watching
+            for sender, count in sent.items()
+            if sender != s.spec.index and self.sender_rooms.get(sender) in s.watching
+        )
         started = time.monotonic()
-        while c.unique < expected:
+        while c.unique + c.activity_unique < expected + activity_expected:
             now = time.monotonic()
             if now - max(started, c.last_receive) >= quiet or now - started >= cap:
                 break
@@ -336,6 +396,16 @@ class ClientProcess:
             "errors": dict(c.errors),
             "closed": self._closed(),
             "drain_seconds": time.monotonic() - started,
+            "activity": {
+                "expected": activity_expected,
+                "unique": c.activity_unique,
+                "duplicates": c.activity_duplicates,
+                "stray": c.activity_stray,
+                "ids": c.activity_ids.tobytes(),
+                "times": c.activity_times.tobytes(),
+                "sent_ids": c.sent_ids.tobytes(),
+                "sent_times": c.sent_times.tobytes(),
+            },
         }
 
     def _closed(self) -> dict[str, int]:

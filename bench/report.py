@@ -127,6 +127,9 @@ def render(results: dict[str, Any]) -> str:
         lines += _scenario_a(targets, cfg)
     if any("B" in t for t in targets.values()):
         lines += _scenario_b(targets, cfg)
+    f = targets.get("product", {}).get("F")
+    if f:
+        lines += _scenario_f(f, cfg)
     cde = targets.get("product", {}).get("CDE")
     if cde:
         lines += _scenario_cde(cde, cfg)
@@ -265,7 +268,88 @@ def _scenario_b(targets: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             f"| {_f(r['other_cpu_pct'])} | {_f(r['machine_busy_pct'])} | {stored} "
             f"| {_ok(r['ok'] and b.get('stored_ok', True))} |"
         )
+    per_message = [
+        f"{name} {_f(t['B']['step']['us_per_message'].get('server'))} µs"
+        for name, t in targets.items()
+        if t.get("B") and "us_per_message" in t["B"]["step"]
+    ]
+    if per_message:
+        lines += [
+            "",
+            "Server CPU per message sent (every delivery included): " + ", ".join(per_message),
+        ]
     return [*lines, ""]
+
+
+def _scenario_f(f: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    r, o = f["step"], f["open"]
+    act = r.get("activity") or {
+        "expected": 0,
+        "received": 0,
+        "lost": 0,
+        "duplicates": 0,
+        "stray": 0,
+        "unmatched": 0,
+        "latency_ms": {"p50": None, "p99": None, "max": None},
+    }
+    lat, alat = r["latency_ms"], act["latency_ms"]
+    per_msg, per_frame = r.get("us_per_message", {}), r.get("us_per_frame", {})
+    sent = max(1, r["sent"])
+    roles = [role for role in ("server", "redis", "db", "loadgen") if role in per_msg]
+    stored = f"{f['stored']} ({'all' if f['stored_ok'] else '**not all**'})"
+    return [
+        f"## F: {f['users']} users, each a member of {f['rooms_per_user']} of {f['rooms']} "
+        f"rooms with one socket on one of them; {f['senders']} send {cfg['f_rate']:g} msgs/s "
+        f"in all for {cfg['f_seconds']:g} s",
+        "",
+        f"{f['rooms_with_members']} rooms have members, {f['rooms_with_sockets']} a socket. "
+        "A message reaches the sockets on its room as `message` (the sender's own included) "
+        "and every other member's socket as `activity` (not the sender's). Planned per "
+        f"message: {f['planned_copies_per_message']:.2f} `message` copies, "
+        f"{f['planned_activity_per_message']:.2f} `activity` frames. Activity latency: its "
+        "receive time minus the time its message was sent (learnt by id from the sender's "
+        "own copy).",
+        "",
+        "| frames | sent | expected | received | lost | dup | stray | p50 ms | p99 ms | max ms |",
+        "|" + "---|" * 10,
+        f"| `message` | {r['sent']} | {r['expected']} | {r['received']} | {r['lost']} "
+        f"| {r['duplicates']} | - | {_f(lat['p50'], 1)} | {_f(lat['p99'], 1)} "
+        f"| {_f(lat['max'], 1)} |",
+        f"| `activity` | | {act['expected']} | {act['received']} | {act['lost']} "
+        f"| {act['duplicates']} | {act['stray']} | {_f(alat['p50'], 1)} | {_f(alat['p99'], 1)} "
+        f"| {_f(alat['max'], 1)} |",
+        "",
+        "| CPU | " + " | ".join(roles) + " |",
+        "|---|" + "---|" * len(roles),
+        "| µs per message sent | " + " | ".join(_f(per_msg.get(role), 0) for role in roles) + " |",
+        "| µs per frame delivered (`message` + `activity`) | "
+        + " | ".join(_f(per_frame.get(role), 1) for role in roles)
+        + " |",
+        "| % of one core during the step | "
+        + " | ".join(_f(r["cpu_pct"].get(role)) for role in roles)
+        + " |",
+        "| ms per socket opened (open and settle) | "
+        + " | ".join(_f(o["ms_per_socket"].get(role), 2) for role in roles)
+        + " |",
+        "",
+        f"- Sockets: {o['opened']}/{o['wanted']} opened"
+        + (f" (failures: {o['failed']})" if o["failed"] else "")
+        + f", {_f(o['handshakes_per_s'])} handshakes/s (p50 {_f(o['handshake_ms']['p50'], 1)} "
+        f"ms, p99 {_f(o['handshake_ms']['p99'], 1)} ms); workers' RSS "
+        f"{_f(o['server_kib_per_socket'], 1)} KiB per socket, Redis used_memory "
+        f"{_f(o.get('redis_used_kib_per_socket'), 1)} KiB per socket; "
+        f"{o.get('room_groups', '-')} room groups in Redis with "
+        f"{o.get('room_group_members', '-')} members (worker channels)",
+        f"- Per message: {r['expected'] / sent:.2f} `message` copies and "
+        f"{act['expected'] / sent:.2f} `activity` frames expected; stored {stored}; "
+        f"clients {_f(r['cpu_pct'].get('loadgen'))} %, other {_f(r['other_cpu_pct'])} %, "
+        f"busy {_f(r['machine_busy_pct'])} %; ok: {_ok(r['ok'] and f['stored_ok'])}"
+        + _incidents([r])
+        + (
+            f"; {act['unmatched']} activities without a known send time" if act["unmatched"] else ""
+        ),
+        "",
+    ]
 
 
 def _scenario_cde(cde: dict[str, Any], cfg: dict[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The scenarios, A to E, run against one target at a time.
+"""The scenarios, A to F, run against one target at a time.
 
 Each scenario opens its sockets through the client processes, drives them step by step, and
 samples the CPU time of the server processes, of redis-server, of the clients (and, for the
@@ -12,6 +12,9 @@ product on PostgreSQL, of PostgreSQL) around each step. What a step reports:
   out-of-order (per receiver and sender) besides;
 - CPU per delivery: CPU time of the processes over the step and its drain, in microseconds,
   divided by the copies delivered.
+
+Scenario F (the product only) adds `activity` frames, the live unread counts of a user's other
+rooms: see `scenario_f`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import time
 from array import array
 from collections import Counter
@@ -42,6 +46,46 @@ ROOM_NAMES = {
 
 
 @dataclass
+class FPlan:
+    """Scenario F's users, rooms and memberships: user i belongs to the rooms
+    `member_rooms[i]` (indexes into `rooms`) and keeps one socket on the first of them;
+    `senders` (user indexes) send into the room their socket is on."""
+
+    rooms: list[str]
+    member_rooms: list[list[int]]
+    senders: list[int]
+
+    def socket_room(self, user: int) -> str:
+        return self.rooms[self.member_rooms[user][0]]
+
+    def expected_per_message(self) -> tuple[float, float]:
+        """Per message, averaged over the senders: `message` copies (sockets on its room,
+        the sender's own included) and `activity` frames (members with their socket on
+        another room, the sender excluded)."""
+        on_room: Counter = Counter(self.socket_room(u) for u in range(len(self.member_rooms)))
+        members: Counter = Counter(r for rooms in self.member_rooms for r in rooms)
+        copies = activity = 0
+        for s in self.senders:
+            room = self.member_rooms[s][0]
+            copies += on_room[self.rooms[room]]
+            activity += members[room] - on_room[self.rooms[room]]
+        n = max(1, len(self.senders))
+        return copies / n, activity / n
+
+
+def f_plan(options: argparse.Namespace) -> FPlan:
+    """Drawn from `--f-seed`, so the fixtures and the scenario agree on it."""
+    rng = random.Random(options.f_seed)
+    count = options.f_rooms
+    per_user = max(1, min(options.f_rooms_per_user, count))
+    return FPlan(
+        rooms=[f"bench-f-{i:03d}" for i in range(count)],
+        member_rooms=[rng.sample(range(count), per_user) for _ in range(options.f_users)],
+        senders=sorted(rng.sample(range(options.f_users), min(options.f_senders, options.f_users))),
+    )
+
+
+@dataclass
 class Context:
     """What every scenario needs: the target, the clients, the options, the product's
     accounts and room slugs (the peers use the room names as they are)."""
@@ -54,6 +98,8 @@ class Context:
     slugs: dict[str, list[str]] = field(default_factory=dict)
     measure_db: bool = False
     step: int = 0
+    f_plan: FPlan | None = None
+    f_accounts: list[fixtures.Account] = field(default_factory=list)
 
     @property
     def product(self) -> bool:
@@ -162,7 +208,9 @@ class Context:
         last = max((d["last_receive"] for d in drains), default=0.0)
         window = max(last - started, seconds) if received else seconds
         total_sent = sum(sent.values())
-        return {
+        activity = activity_stats([d["activity"] for d in drains])
+        frames_delivered = received + (activity["received"] if activity else 0)
+        row: dict[str, Any] = {
             "step": self.step,
             "target_rate": sum(rates.values()),
             "sent": total_sent,
@@ -196,6 +244,61 @@ class Context:
             ),
             "wall_seconds": cpu["seconds"],
         }
+        # Per message sent, and per frame delivered (`message` copies and F's `activity`).
+        if activity:
+            row["activity"] = activity
+        row["frames_delivered"] = frames_delivered
+        row["us_per_message"] = {
+            role: 1e6 * cpu[role] / total_sent if total_sent else None
+            for role in ROLES
+            if role in cpu
+        }
+        row["us_per_frame"] = {
+            role: 1e6 * cpu[role] / frames_delivered if frames_delivered else None
+            for role in ROLES
+            if role in cpu
+        }
+        return row
+
+
+def activity_stats(answers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The `activity` frames of a step, over the client processes: expected, received, lost,
+    and their latency (receive time minus the send time of their message, by id). None when
+    no socket watched anything (every scenario but F)."""
+    expected = sum(a["expected"] for a in answers)
+    received = sum(a["unique"] for a in answers)
+    stray = sum(a["stray"] for a in answers)
+    if not (expected or received or stray):
+        return None
+    sent_at: dict[int, float] = {}
+    for a in answers:
+        ids, times = array("q"), array("d")
+        ids.frombytes(a["sent_ids"])
+        times.frombytes(a["sent_times"])
+        sent_at.update(zip(ids, times, strict=True))
+    latencies, unmatched = array("d"), 0
+    for a in answers:
+        ids, times = array("q"), array("d")
+        ids.frombytes(a["ids"])
+        times.frombytes(a["times"])
+        for message_id, received_at in zip(ids, times, strict=True):
+            at = sent_at.get(message_id)
+            if at is None:
+                unmatched += 1
+            else:
+                latencies.append(received_at - at)
+    return {
+        "expected": expected,
+        "received": received,
+        "lost": expected - received,
+        "duplicates": sum(a["duplicates"] for a in answers),
+        "stray": stray,
+        "latency_ms": percentiles(latencies),
+        # Activities whose message's send time is unknown (its sender never heard its own
+        # copy): received, but without a latency.
+        "unmatched": unmatched,
+        "messages_identified": len(sent_at),
+    }
 
 
 def percentiles(samples: array) -> dict[str, float | None]:
@@ -361,6 +464,106 @@ def scenario_cde(ctx: Context, scenarios: set[str]) -> dict[str, Any]:
     if redis:
         redis.close()
     return out
+
+
+def scenario_f(ctx: Context) -> dict[str, Any]:
+    """Members spread over many rooms, the product only: `--f-users` users, each a member of
+    `--f-rooms-per-user` of `--f-rooms` rooms, each with one socket on one of their rooms,
+    which also watches the others (`activity` for every new message there but their own).
+    `--f-senders` of them send `--f-rate` messages/s in all, for `--f-seconds`, into the room
+    their socket is on: a message reaches the sockets on its room as `message`, and the
+    room's other members as `activity`.
+
+    Measured like C first (on fresh workers): the CPU and memory of opening the sockets, each
+    watching its user's rooms; then one step like B's, with `activity` counted beside the
+    `message` copies (see `activity_stats`)."""
+    o = ctx.options
+    plan = ctx.f_plan
+    assert plan is not None
+    specs = []
+    for i, rooms_of in enumerate(plan.member_rooms):
+        account = ctx.f_accounts[i]
+        room = plan.socket_room(i)
+        specs.append(
+            SocketSpec(
+                i,
+                ctx.target.ws_url(i, room),
+                room,
+                "product",
+                account.session_key,
+                ctx.target.origin(i),
+                watches=tuple(plan.rooms[r] for r in rooms_of),
+                username=account.username,
+            )
+        )
+    copies, activity = plan.expected_per_message()
+    members = Counter(r for rooms in plan.member_rooms for r in rooms)
+    result: dict[str, Any] = {
+        "users": len(specs),
+        "rooms": len(plan.rooms),
+        "rooms_per_user": len(plan.member_rooms[0]) if plan.member_rooms else 0,
+        "rooms_with_members": len(members),
+        "rooms_with_sockets": len({s.room for s in specs}),
+        "senders": len(plan.senders),
+        "planned_copies_per_message": copies,
+        "planned_activity_per_message": activity,
+    }
+    workers = ctx.target.server_pids
+    redis_pids = ctx.target.redis.pids if ctx.target.redis else []
+    redis = ctx.target.redis.client() if ctx.target.redis else None
+    used_before = int(redis.info("memory")["used_memory"]) if redis else 0
+    rss_before = {"server": rss_kib(workers), "redis": rss_kib(redis_pids)}
+    before = ctx.sample()
+    opened = ctx.open(specs, plan.senders)
+    opened["settle_seconds"] = ctx.settle(quiet=2.0, limit=120.0)
+    opened["cpu_seconds"] = before.delta(ctx.sample())
+    rss_after = {"server": rss_kib(workers), "redis": rss_kib(redis_pids)}
+    count = max(1, opened["opened"])
+    opened["ms_per_socket"] = {
+        role: 1000 * opened["cpu_seconds"][role] / count
+        for role in ROLES
+        if role in opened["cpu_seconds"]
+    }
+    opened["server_kib_per_socket"] = (rss_after["server"] - rss_before["server"]) / count
+    if redis:
+        opened["redis_used_kib_per_socket"] = (
+            (int(redis.info("memory")["used_memory"]) - used_before) / 1024 / count
+        )
+        # Each worker's fan-out joins the group of every room one of its users belongs to.
+        groups = list(redis.scan_iter(match="asgi:group:room.*", count=1000))
+        opened["room_groups"] = len(groups)
+        opened["room_group_members"] = sum(redis.zcard(g) for g in groups)
+        redis.close()
+    result["open"] = opened
+    ctx.log(
+        f"  F {opened['opened']} sockets watching {result['rooms_per_user']} rooms each: "
+        + ", ".join(f"{k} {v:.2f} ms" for k, v in opened["ms_per_socket"].items())
+        + " of CPU per socket opened"
+    )
+    rate = o.f_rate / max(1, len(plan.senders))
+    row = ctx.run_step({s: rate for s in plan.senders}, o.f_seconds)
+    act = row.get("activity")
+    row["ok"] = step_ok(row, o.p99_ms) and (
+        act is None or (act["lost"] == 0 and act["stray"] == 0 and step_ok(act, o.p99_ms))
+    )
+    ctx.log(f"  F {ctx.target.name} {step_line(row)}")
+    if act:
+        lat = act["latency_ms"]
+        ctx.log(
+            f"  F activity: {act['received']}/{act['expected']}, lost {act['lost']}, "
+            f"dup {act['duplicates']}, stray {act['stray']}, p50 {_ms(lat['p50'])} ms, "
+            f"p99 {_ms(lat['p99'])} ms"
+        )
+    ctx.pool.call("close_all", {})
+    result["step"] = row
+    result["stored"] = fixtures.stored_messages(plan.rooms)
+    result["stored_ok"] = result["stored"] == row["sent"]
+    fixtures.close_connections()
+    return result
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def redis_leftovers(redis: Any) -> dict[str, int]:

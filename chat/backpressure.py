@@ -14,6 +14,10 @@ transport is found and nothing is measured.
 from collections.abc import Callable
 from typing import Any
 
+# What Daphne's protocol (autobahn) raises for a frame sent after the close handshake began: a
+# room event relayed to a socket that is going away, which is no fault of anyone's.
+from autobahn.exception import Disconnected as Closed  # noqa: F401 (re-exported)
+
 
 def transport_of(send: Callable[..., Any]) -> Any | None:
     """The TCP transport under Daphne's `send`, past any protocol wrappers (Twisted's

@@ -99,7 +99,10 @@ class UserSocket(AsyncJsonWebsocketConsumer):
                     log.info("Dropping a socket that left over %d bytes unread", limit)
                     backpressure.drop(transport)
                 return
-            await send(message)
+            try:
+                await send(message)
+            except backpressure.Closed:
+                pass  # closing meanwhile: its disconnect cleans up
 
         return bounded
 

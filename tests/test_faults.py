@@ -324,3 +324,31 @@ async def test_a_thousand_sockets_dropped_at_once_all_come_back_and_catch_up(
     assert all(client.connections == 2 for client in clients)
     assert all(len(client.messages) == 20 for client in clients)
     await asyncio.gather(*(client.stop() for client in clients), sender.stop())
+
+
+async def test_sockets_closing_while_their_room_is_busy_leave_no_traceback(
+    daphne, make_user, alice, public_room
+):
+    """A room event relayed to a socket whose close has begun is nobody's fault: the worker
+    says nothing about it, let alone a traceback."""
+    users = [await sync_to_async(make_user)(f"leaver{n}") for n in range(5)]
+    for user in users:
+        await sync_to_async(rooms.open_room)(user=user, slug=public_room.slug)
+    worker = daphne(**FAST)
+    leavers = [await _client(users[n % 5], [worker], public_room.slug) for n in range(40)]
+    sender = await _client(alice, [worker], public_room.slug)
+
+
+    async def chatter() -> None:
+        for n in range(300):
+            await sender.send(f"busy {n}")
+            await asyncio.sleep(0.002)
+
+    sending = asyncio.create_task(chatter())
+    for client in leavers:
+        await asyncio.sleep(0.01)
+        await client.stop()
+    await sending
+    await _everyone_has_everything([], sender, public_room)
+    log = worker.log.read_text()
+    assert "Traceback" not in log and "failed" not in log, log[-3000:]

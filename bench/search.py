@@ -195,7 +195,7 @@ def fill(args: argparse.Namespace) -> dict:
                         copy.write_row(row)
                 progress(f"  {first + count:,} messages")
             index_began = time.perf_counter()
-            cursor.execute(search_migration().GIN)
+            cursor.execute(search_migration().GIN)  # over the stored vector COPY filled
             index_seconds = time.perf_counter() - index_began
             cursor.execute("VACUUM ANALYZE chat_message")
         else:

@@ -12,8 +12,9 @@ PostgreSQL's parsers and SQLite's unicode61 tokenizer keep a run of Chinese as o
 trigram index cannot match one- or two-character words; PGroonga, zhparser and pg_jieba are not
 packaged by Debian, and jieba is unmaintained. Indexing characters and pairs ourselves needs
 nothing but what every PostgreSQL and SQLite has: the tokens are written, separated by spaces,
-into `Message.search_text`, which PostgreSQL indexes as `to_tsvector('simple', ...)` under a
-GIN index and SQLite as an FTS5 table (unicode61 over our spaces), both kept by migrations.
+into `Message.search_text`, which PostgreSQL keeps as a stored `to_tsvector('simple', ...)`
+column under a GIN index and SQLite as an FTS5 table (unicode61 over our spaces), both made by
+migrations.
 """
 
 import re
@@ -21,9 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from . import writing
@@ -126,9 +126,8 @@ def _matching(found: list[Term]) -> QuerySet:
     """Visible messages with every term: one service, two engines."""
     messages = Message.objects.visible()
     if connection.vendor == "postgresql":
-        vector = SearchVector("search_text", config="simple")
-        query = SearchQuery(_tsquery(found), search_type="raw", config="simple")
-        return messages.annotate(found=vector).filter(found=query)
+        match = "chat_message.search_vector @@ to_tsquery('simple'::regconfig, %s)"
+        return messages.filter(RawSQL(match, [_tsquery(found)], output_field=BooleanField()))
     fts = "SELECT rowid FROM chat_message_fts WHERE chat_message_fts MATCH %s"
     return messages.filter(pk__in=RawSQL(fts, [_fts5(found)]))
 
@@ -138,7 +137,8 @@ def open_rooms(user: AbstractBaseUser) -> QuerySet:
     from."""
     banned = RoomBan.objects.active().filter(user=user, room=OuterRef("pk"))
     mine = Membership.objects.filter(user=user, room=OuterRef("pk"))
-    return Room.objects.filter((Q(kind=Room.Kind.PUBLIC) | Q(Exists(mine))) & ~Q(Exists(banned)))
+    allowed = (Q(kind=Room.Kind.PUBLIC) | Q(Exists(mine))) & ~Q(Exists(banned))
+    return Room.objects.filter(allowed).order_by()
 
 
 def search(
@@ -162,8 +162,13 @@ def search(
         if not rooms.filter(pk=room.pk).exists():
             raise Forbidden("You may not search that room.")
         rooms = rooms.filter(pk=room.pk)
-    messages = _matching(found).filter(room__in=rooms.values("pk"))
+    # The room ids as values, not a subquery: PostgreSQL's planner then knows how few messages
+    # they hold and combines their index with the search index (docs/performance.md, "Search").
+    messages = _matching(found).filter(room__in=list(rooms.values_list("pk", flat=True)))
     if before is not None:
         messages = messages.filter(pk__lt=before)
-    page = list(messages.select_related(*writing.RELATED).order_by("-id")[: limit + 1])
-    return page[:limit], len(page) > limit
+    # The ids first, alone: joined to the authors and replies, the query's row estimate misleads
+    # PostgreSQL into walking the whole table backwards by id (docs/performance.md, "Search").
+    ids = list(messages.order_by("-id").values_list("pk", flat=True)[: limit + 1])
+    page = Message.objects.filter(pk__in=ids[:limit]).select_related(*writing.RELATED)
+    return list(page.order_by("-id")), len(ids) > limit

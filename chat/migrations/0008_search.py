@@ -1,6 +1,7 @@
 """Search (chat.search): the search text of every message, and the index over it that the
-database has: PostgreSQL's full text search (a GIN index over to_tsvector('simple', ...)), or
-SQLite's FTS5 (a table kept by triggers). Each engine's part runs on that engine only."""
+database has: PostgreSQL's full text search (a stored to_tsvector('simple', ...) under a GIN
+index), or SQLite's FTS5 (a table kept by triggers). Each engine's part runs on that engine
+only."""
 
 from django.db import migrations, models
 
@@ -30,10 +31,18 @@ FTS5_DROP = [
     "DROP TRIGGER IF EXISTS chat_message_fts_update",
     "DROP TABLE IF EXISTS chat_message_fts",
 ]
-GIN = (
-    "CREATE INDEX chat_message_search ON chat_message "
-    "USING gin (to_tsvector('simple'::regconfig, COALESCE(search_text, ''::text)))"
+# PostgreSQL: the tsvector stored beside the text (a recheck of a phrase reads it instead of
+# parsing the text again, row by row), under a GIN index.
+VECTOR = (
+    "ALTER TABLE chat_message ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('simple'::regconfig, search_text)) STORED"
 )
+GIN = "CREATE INDEX chat_message_search ON chat_message USING gin (search_vector)"
+POSTGRESQL = [VECTOR, GIN]
+POSTGRESQL_DROP = [
+    "DROP INDEX IF EXISTS chat_message_search",
+    "ALTER TABLE chat_message DROP COLUMN IF EXISTS search_vector",
+]
 
 
 def fill(apps, schema_editor):
@@ -53,17 +62,14 @@ def fill(apps, schema_editor):
 
 def index(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    for statement in FTS5 if vendor == "sqlite" else [GIN] if vendor == "postgresql" else []:
+    for statement in {"sqlite": FTS5, "postgresql": POSTGRESQL}.get(vendor, []):
         schema_editor.execute(statement)
 
 
 def unindex(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    if vendor == "sqlite":
-        for statement in FTS5_DROP:
-            schema_editor.execute(statement)
-    elif vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS chat_message_search")
+    for statement in {"sqlite": FTS5_DROP, "postgresql": POSTGRESQL_DROP}.get(vendor, []):
+        schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):

@@ -1,4 +1,3 @@
-
 """Conversations side by side, in a real browser: the sidebar's live unread counts, switching
 rooms in place (one room socket, the back button), replies, reactions, Markdown, the phone's
 drawer, and the README's screenshots (with Chinese text: Debian's fonts-noto-cjk and

@@ -2,12 +2,13 @@
  * The room page (/rooms/<slug>/): one room socket (RoomSession), the views on it, and
  * switching to another conversation in place: the sidebar's links (and any link to a room
  * page) change the room without a page load, with the address pushed to the history, so
- * that reload and the back button work.
+ * that reload and the back button work. An address with a message (/rooms/<slug>/#msg-<id>:
+ * a search result, a link to a message) opens the room scrolled to it, highlighted.
  */
 import { READ_DELAY } from "./core/constants.js";
 import { browserDeps } from "./core/deps.js";
 import { RecentEmoji } from "./core/emoji.js";
-import { roomUrl, slugFromPath } from "./core/paths.js";
+import { messageFromHash, messageUrl, roomUrl, slugFromPath } from "./core/paths.js";
 import { RoomSession } from "./core/session.js";
 import { MessageActions } from "./views/actions.js";
 import { pageConversations, startApp } from "./views/app.js";
@@ -17,7 +18,10 @@ import { byId, isModifiedClick } from "./views/dom.js";
 import { HeaderView, roomLabel } from "./views/header.js";
 import { LogView } from "./views/log.js";
 import { MembersView } from "./views/members.js";
+import { toast } from "./views/notifications.js";
+import { setUpSearch } from "./views/search.js";
 import { StatusView } from "./views/status.js";
+import { t } from "./views/strings.js";
 import { setPageName } from "./views/title.js";
 
 const root = byId("chat");
@@ -96,6 +100,11 @@ let actions = null;
 const composer = new ComposerView({ session, context, onEditLast: () => actions.editLast() });
 actions = new MessageActions({ session, log, composer, report, picker });
 new MembersView({ session, context });
+const search = setUpSearch({
+  conversations,
+  here: () => session.slug,
+  open: (message) => go(message.room, { message: message.id }),
+});
 
 function storage() {
   try {
@@ -118,7 +127,36 @@ function renderHeader() {
   setPageName(roomLabel(info, ctx.title));
 }
 
+// ---------------------------------------------------------------- showing one message
+
+let showOnReady = messageFromHash(window.location.hash); // shown once the room's messages are here
+let roomShown = false; // the room on screen has had its first `ready`
+
+/** Scroll to message `id` of the room on screen and highlight it, loading it if need be. */
+async function showMessage(id) {
+  if (!roomShown || session.state !== "ready") {
+    showOnReady = id; // the room's `ready` comes first
+    return;
+  }
+  const room = session.room;
+  if (!(await session.jumpTo(id)) && room === session.room && session.state === "ready") {
+    toast(t("search_gone")); // deleted, or not in this room
+  }
+}
+
 session.on("room", (change) => {
+  if (change.kind === "switched") {
+    roomShown = false;
+    search?.roomChanged();
+  }
+  if (change.kind === "reset" && session.state === "ready") {
+    roomShown = true; // the log has rendered (its handler came first): now it may scroll
+    if (showOnReady !== null) {
+      const id = showOnReady;
+      showOnReady = null;
+      showMessage(id);
+    }
+  }
   if (change.kind === "switched" || change.kind === "reset" || change.kind === "info") {
     renderHeader();
   }
@@ -132,6 +170,11 @@ session.on("room", (change) => {
 session.on("state", (event) => {
   if (event.state === "ready") {
     readSoon();
+    if (roomShown && showOnReady !== null) {
+      const id = showOnReady; // asked for while the socket was away: it is back
+      showOnReady = null;
+      showMessage(id);
+    }
   }
   if (event.state === "closed" && event.reason !== "stopped") {
     report.close();
@@ -157,14 +200,21 @@ window.addEventListener("pagehide", readNow);
 // ---------------------------------------------------------------- switching rooms in place
 
 /**
- * Show room `slug`.
+ * Show room `slug`, or one of its messages.
  * @param {string} slug
- * @param {{push?: boolean}} [options] push: a new history entry (not for the back button)
+ * @param {{push?: boolean, message?: number|null}} [options] push: a new history entry (not
+ *   for the back button); message: scroll to it and highlight it
  */
-function go(slug, { push = true } = {}) {
+function go(slug, { push = true, message = null } = {}) {
   app.sidebar?.closeDrawer();
   if (slug === session.slug) {
     if (push) {
+      // The address names what is shown: a reload lands there.
+      window.history.replaceState({ slug }, "", message === null ? roomUrl(slug) : messageUrl(slug, message));
+    }
+    if (message !== null) {
+      showMessage(message);
+    } else if (push) {
       log.jumpToLatest();
     }
     composer.focus();
@@ -176,8 +226,9 @@ function go(slug, { push = true } = {}) {
   viewer.close();
   status.reset();
   session.switchRoom(slug);
+  showOnReady = message;
   if (push) {
-    window.history.pushState({ slug }, "", roomUrl(slug));
+    window.history.pushState({ slug }, "", message === null ? roomUrl(slug) : messageUrl(slug, message));
   }
   app.sidebar?.setActive(slug);
   composer.focus();
@@ -189,9 +240,10 @@ document.addEventListener("click", (event) => {
     return;
   }
   const slug = slugFromPath(link.pathname);
-  if (slug !== null && !link.search && !link.hash) {
+  const message = messageFromHash(link.hash);
+  if (slug !== null && !link.search && (!link.hash || message !== null)) {
     event.preventDefault();
-    go(slug);
+    go(slug, { message });
   }
 });
 
@@ -200,7 +252,7 @@ window.addEventListener("popstate", () => {
   if (slug === null) {
     window.location.reload(); // not a room page: the server renders it
   } else {
-    go(slug, { push: false });
+    go(slug, { push: false, message: messageFromHash(window.location.hash) }); // a link to a message here fires it too
   }
 });
 

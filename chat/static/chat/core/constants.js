@@ -72,6 +72,9 @@ export const TOASTS_SHOWN = 3;
 /** Typing a name: the search waits for a pause this long. */
 export const SEARCH_DELAY = 200;
 
+/** Typing in the message search: it asks the server after a pause this long. */
+export const MESSAGE_SEARCH_DELAY = 250;
+
 /** A touch held this long shows who reacted. */
 export const LONG_PRESS = 500;
 

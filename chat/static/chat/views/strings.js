@@ -182,6 +182,22 @@ const EN = {
   search_nobody_before: "Nobody whose name starts with “",
   search_nobody_after: "”.",
 
+  // searching messages (the header's field)
+  search_key: "Ctrl K",
+  search_key_mac: "⌘K",
+  search_searching: "Searching…",
+  search_found: { one: "{count} message found", other: "{count} messages found" },
+  search_found_more: "More than {count} messages found",
+  search_none: "No messages found for “{query}”.",
+  search_none_here: "No messages in this room for “{query}”.",
+  search_load_more: "Load more",
+  search_loading_more: "Loading…",
+  search_rate_limited: "Too many searches: wait {seconds} s, then try again.",
+  search_rate_limited_moment: "Too many searches: wait a moment, then try again.",
+  search_no_answer: "Could not search: the server did not answer. Try again.",
+  search_failed: "Could not search: {reason}",
+  search_gone: "That message is not there any more.",
+
   // notifications
   toast_open: "Open",
   copied: "Copied.",

@@ -9,7 +9,7 @@ PORT ?= 8000
 WS_MAX_BYTES ?= 262144
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-js test-pg test-browser bench clean
+.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-js test-pg test-browser bench bench-search clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -92,6 +92,11 @@ test-pg: install system-deps ## the suite against PostgreSQL on 127.0.0.1:5432
 # Options after BENCH_ARGS, e.g. make bench BENCH_ARGS="--targets product --scenarios A"
 bench: install system-deps ## run the benchmarks (bench/): the product against the tutorial consumer and a raw server
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
+
+# PostgreSQL on 127.0.0.1:5432 (a database chat_search_bench of its own), then SQLite.
+bench-search: install ## search latency, index size and indexing cost: 1M messages on PostgreSQL, 100K on SQLite
+	$(VENV)/bin/python -m bench.search --engine postgresql $(BENCH_ARGS)
+	$(VENV)/bin/python -m bench.search --engine sqlite $(BENCH_ARGS)
 
 clean: ## remove the venv, local databases and collected static files
 	rm -rf $(VENV) db.sqlite3 .test-db-*.sqlite3* staticfiles

@@ -338,7 +338,6 @@ async def test_sockets_closing_while_their_room_is_busy_leave_no_traceback(
     leavers = [await _client(users[n % 5], [worker], public_room.slug) for n in range(40)]
     sender = await _client(alice, [worker], public_room.slug)
 
-
     async def chatter() -> None:
         for n in range(300):
             await sender.send(f"busy {n}")

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import cluster, fixtures, report, scenarios
+from . import cluster, fixtures, report, scenarios, uploads
 from .loadgen import ClientPool
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,8 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--scenarios",
         type=csv(str.upper),
-        default="A,B,C,D,E",
-        help="C, D, E, F: product only (F runs when named)",
+        default="A,B,C,D,E,G",
+        help="C, D, E, F, G: product only (F runs when named)",
     )
     p.add_argument("--workers", type=int, default=2, help="Daphne workers (product, tutorial)")
     p.add_argument(
@@ -97,6 +97,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     f.add_argument("--f-rate", type=float, default=100.0, help="total msgs/s")
     f.add_argument("--f-seconds", type=float, default=20.0, help="sending time")
     f.add_argument("--f-seed", type=int, default=12, help="draws the memberships and senders")
+    g = p.add_argument_group("G: uploads on the product, and the room's latency meanwhile")
+    g.add_argument(
+        "--g-mib", type=float, default=8.0, help="the file's size (CHAT_UPLOAD_MAX_BYTES: 10 MiB)"
+    )
+    g.add_argument("--g-runs", type=int, default=5, help="uploads of each kind timed alone")
+    g.add_argument("--g-sockets", type=int, default=20, help="sockets in the room, all senders")
+    g.add_argument("--g-rate", type=float, default=20.0, help="total msgs/s in the room")
+    g.add_argument("--g-seconds", type=float, default=5.0, help="sending time of each step")
     d = p.add_argument_group("database")
     d.add_argument("--database", choices=["auto", "postgres", "sqlite"], default="auto")
     d.add_argument(
@@ -111,7 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(options.targets) - {"product", "tutorial", "raw"}
     if unknown:
         p.error(f"unknown targets: {', '.join(sorted(unknown))}")
-    unknown = set(options.scenarios) - set("ABCDEF")
+    unknown = set(options.scenarios) - set("ABCDEFG")
     if unknown:
         p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     return options
@@ -142,6 +150,8 @@ def accounts_needed(options: argparse.Namespace) -> int:
         wanted.append(options.b_rooms * options.b_room_size)
     if set("CDE") & set(options.scenarios):
         wanted.append(options.idle)
+    if "G" in options.scenarios:
+        wanted.append(options.g_sockets)
     return max(wanted)
 
 
@@ -255,8 +265,11 @@ def run_target(
         if "B" in options.scenarios:
             log(f"{name}: scenario B")
             out["B"] = scenarios.scenario_b(ctx)
+        if name == "product" and "G" in options.scenarios:
+            log(f"{name}: scenario G")
+            out["G"] = uploads.scenario_g(ctx)
         if name == "product" and "F" in options.scenarios:
-            if "A" in out or "B" in out:
+            if "A" in out or "B" in out or "G" in out:
                 # Fresh workers and Redis, as for C: the handshakes' CPU and memory compare.
                 log(f"{name}: restarting the workers and Redis for F")
                 finish(target)
@@ -265,7 +278,7 @@ def run_target(
             out["F"] = scenarios.scenario_f(ctx)
         cde = set("CDE") & set(options.scenarios)
         if name == "product" and cde:
-            if "A" in out or "B" in out or "F" in out:
+            if "A" in out or "B" in out or "F" in out or "G" in out:
                 # Fresh workers and Redis: the memory per socket is measured from a baseline
                 # that A and B's sockets have not already grown.
                 log(f"{name}: restarting the workers and Redis for C")

@@ -294,6 +294,7 @@ class Target:
     logs: list[Path]
     notes: list[str] = field(default_factory=list)
     stopped: bool = False
+    media: Path | None = None  # the product's DJANGO_MEDIA_ROOT, where uploads land
 
     def ws_url(self, index: int, room: str) -> str:
         """Sockets are spread round-robin over the workers."""
@@ -408,9 +409,14 @@ def start_product(
 ) -> Target:
     env = product_env(database, secret_key, None)
     env["DJANGO_STATIC_ROOT"] = str(static_root)
-    return start_daphne_cluster(
+    # Uploads (scenario G) go to the run's directory, never to the checkout's media/.
+    media = run_dir / "media"
+    env["DJANGO_MEDIA_ROOT"] = str(media)
+    target = start_daphne_cluster(
         "product", "chatsite.asgi:application", env, workers, run_dir, "/healthz"
     )
+    target.media = media
+    return target
 
 
 def start_tutorial(workers: int, run_dir: Path, layer: str = "core") -> Target:

@@ -127,6 +127,9 @@ def render(results: dict[str, Any]) -> str:
         lines += _scenario_a(targets, cfg)
     if any("B" in t for t in targets.values()):
         lines += _scenario_b(targets, cfg)
+    g = targets.get("product", {}).get("G")
+    if g:
+        lines += _scenario_g(g)
     f = targets.get("product", {}).get("F")
     if f:
         lines += _scenario_f(f, cfg)
@@ -350,6 +353,66 @@ def _scenario_f(f: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
         ),
         "",
     ]
+
+
+def _scenario_g(g: dict[str, Any]) -> list[str]:
+    """Upload throughput alone, then the room's latency without and during uploads."""
+    lines = [
+        f"## G: uploads of {g['mib']:g} MiB, and the room's latency meanwhile",
+        "",
+        "Alone: one upload at a time on a quiet room, through the socket (binary frames of "
+        "64 KiB, at most 1 MiB unacknowledged, as the browser sends them) and through "
+        "`POST /api/rooms/<slug>/uploads/` (multipart, session and CSRF), from the first byte "
+        "to the attachment's description (hashed and stored). Median of the runs.",
+        "",
+        "| upload | MiB/s | s per file | chunks acknowledged at MiB/s | server ms CPU per MiB "
+        "| busy % |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, label in (("socket", "socket"), ("http", "HTTP")):
+        t = g.get(f"{kind}_alone")
+        if t:
+            lines.append(
+                f"| {label} | {_f(t['mib_per_s'], 1)} | {_f(t['seconds'], 2)} "
+                f"| {_f(t.get('transfer_mib_per_s'), 1)} | {_f(t['server_cpu_ms_per_mib'])} "
+                f"| {_f(t['busy_pct'])} |"
+            )
+    phases = g.get("phases", {})
+    if phases:
+        lines += [
+            "",
+            f"The room: {g['sockets']} sockets, all senders, {g['rate']:g} msgs/s in all for "
+            f"{g['seconds']:g} s, with no upload, then while uploads of {g['mib']:g} MiB run "
+            "back to back (on the first worker; the room's sockets are on all of them).",
+            "",
+            "| while | deliveries | lost | p50 ms | p99 ms | max ms | uploads done "
+            "| upload MiB/s | server % | busy % | ok |",
+            "|" + "---|" * 11,
+        ]
+        for phase, label in (("idle", "no upload"), ("socket", "socket"), ("http", "HTTP")):
+            r = phases.get(phase)
+            if not r:
+                continue
+            lat, ups = r["latency_ms"], r.get("uploads") or {}
+            lines.append(
+                f"| {label if phase == 'idle' else label + ' uploads'} "
+                f"| {r['received']}/{r['expected']} | {r['lost']} "
+                f"| {_f(lat['p50'], 1)} | {_f(lat['p99'], 1)} | {_f(lat['max'], 1)} "
+                f"| {ups.get('done', '-')} | {_f(ups.get('mib_per_s'), 1)} "
+                f"| {_f(r['cpu_pct'].get('server'))} | {_f(r['machine_busy_pct'])} "
+                f"| {_ok(r['ok'])} |"
+            )
+        errors = [
+            f"{p}: {r['uploads']['error']}"
+            for p, r in phases.items()
+            if (r.get("uploads") or {}).get("error")
+        ]
+        if errors:
+            lines += ["", "Uploads that failed: " + "; ".join(errors)]
+        incidents = _incidents(list(phases.values()))
+        if incidents:
+            lines += ["", "In the room" + incidents]
+    return [*lines, ""]
 
 
 def _scenario_cde(cde: dict[str, Any], cfg: dict[str, Any]) -> list[str]:

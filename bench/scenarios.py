@@ -1,4 +1,4 @@
-"""The scenarios, A to F, run against one target at a time.
+"""The scenarios, A to F, run against one target at a time (G, uploads: bench/uploads.py).
 
 Each scenario opens its sockets through the client processes, drives them step by step, and
 samples the CPU time of the server processes, of redis-server, of the clients (and, for the
@@ -42,6 +42,7 @@ ROOM_NAMES = {
     "C": lambda options: [
         f"bench-c-{i:03d}" for i in range(math.ceil(options.idle / options.idle_room_size))
     ],
+    "G": lambda options: ["bench-g"],
 }
 
 

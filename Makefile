@@ -9,7 +9,7 @@ PORT ?= 8000
 WS_MAX_BYTES ?= 262144
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-js test-pg test-browser bench bench-search clean
+.PHONY: help install system-deps run run-cluster admin lint format test test-unit test-js test-pg test-browser bench bench-search messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -88,6 +88,17 @@ test: lint test-unit test-js test-browser ## install what is missing, lint, run 
 
 test-pg: install system-deps ## the suite against PostgreSQL on 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(VENV)/bin/pytest -m "not browser" tests
+
+# Translators: re-extract every string into chat/locale/zh_Hans (.po), then compile the .mo
+# files. Needs GNU gettext (installed when missing); `make test` checks the result without it.
+I18N_IGNORE := --ignore=.venv --ignore=bench --ignore=tests --ignore=staticfiles \
+	--ignore=node_modules --ignore=media --ignore=examples
+messages: install ## re-extract the translatable strings into chat/locale and compile them
+	@command -v msgfmt >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext >/dev/null; }
+	DJANGO_DEBUG=true $(PY) manage.py makemessages -l zh_Hans -d django --no-location $(I18N_IGNORE)
+	DJANGO_DEBUG=true $(PY) manage.py makemessages -l zh_Hans -d djangojs --no-location $(I18N_IGNORE)
+	DJANGO_DEBUG=true $(PY) manage.py compilemessages -l zh_Hans $(I18N_IGNORE)
+	DJANGO_DEBUG=true $(PY) manage.py checkmessages
 
 # Options after BENCH_ARGS, e.g. make bench BENCH_ARGS="--targets product --scenarios A"
 bench: install system-deps ## run the benchmarks (bench/): the product against the tutorial consumer and a raw server

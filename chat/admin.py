@@ -13,6 +13,9 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from . import messages as chat_messages
 from . import moderation, policy, rooms, tokens
@@ -125,7 +128,7 @@ class RoomAdmin(CheckedAdmin):
     def check_form(self, actor, form: forms.BaseForm, data: dict[str, Any]) -> None:
         if form.instance.pk is None:
             if data.get("kind") == Room.Kind.DIRECT:
-                raise Forbidden("Direct rooms are made by their two people, not here.")
+                raise Forbidden(gettext("Direct rooms are made by their two people, not here."))
             if "name" in data:
                 rooms.clean_name(data["name"])
 
@@ -210,7 +213,7 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = ["room", "author", "body", "client_id", "created", "edited", "deleted"]
     date_hierarchy = "created"
 
-    @admin.display(description="body")
+    @admin.display(description=_("body"))
     def short_body(self, obj: Message) -> str:
         return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
 
@@ -271,7 +274,7 @@ class MuteAdmin(SanctionAdmin):
     impose, lift = moderation.mute, moderation.unmute
 
 
-def _resolution(resolution: str, description: str):
+def _resolution(resolution: str, description: Promise):
     @admin.action(description=description)
     def act(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
         done = 0
@@ -281,10 +284,17 @@ def _resolution(resolution: str, description: str):
                 done += 1
             except ChatError as exc:
                 modeladmin.message_user(
-                    request, f"Report #{report.pk}: {exc.message}", messages.ERROR
+                    request,
+                    gettext("Report #%(id)s: %(error)s") % {"id": report.pk, "error": exc.message},
+                    messages.ERROR,
                 )
         if done:
-            modeladmin.message_user(request, f"{description}: {done} report(s).", messages.SUCCESS)
+            counted = ngettext(
+                "%(action)s: %(count)d report.", "%(action)s: %(count)d reports.", done
+            )
+            modeladmin.message_user(
+                request, counted % {"action": description, "count": done}, messages.SUCCESS
+            )
 
     act.__name__ = f"resolve_{resolution}"
     return act
@@ -316,23 +326,23 @@ class ReportAdmin(admin.ModelAdmin):
         "handled_at",
     ]
     actions = [
-        _resolution("delete", "Delete the message"),
-        _resolution("delete_ban", "Delete the message and ban its author from the room"),
-        _resolution("mute_1h", "Mute the author in the room for 1 hour"),
-        _resolution("mute_24h", "Mute the author in the room for 24 hours"),
-        _resolution("dismiss", "Dismiss"),
+        _resolution("delete", _("Delete the message")),
+        _resolution("delete_ban", _("Delete the message and ban its author from the room")),
+        _resolution("mute_1h", _("Mute the author in the room for 1 hour")),
+        _resolution("mute_24h", _("Mute the author in the room for 24 hours")),
+        _resolution("dismiss", _("Dismiss")),
     ]
 
-    @admin.display(description="message")
+    @admin.display(description=_("message"))
     def message_excerpt(self, obj: Report) -> str:
         body = obj.message.body
         return body if len(body) <= 60 else body[:59] + "…"
 
-    @admin.display(description="author")
+    @admin.display(description=_("author"))
     def author(self, obj: Report) -> str:
         return obj.message.author.username
 
-    @admin.display(description="room")
+    @admin.display(description=_("room"))
     def room(self, obj: Report) -> str:
         return obj.message.room.name
 
@@ -384,7 +394,7 @@ class BotAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "owner__username"]
     readonly_fields = ["user", "owner", "created"]
 
-    @admin.display(boolean=True, description="active")
+    @admin.display(boolean=True, description=_("active"))
     def active(self, obj: Bot) -> bool:
         return obj.user.is_active
 
@@ -417,13 +427,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
             self.delete_model(request, token)
 
 
-@admin.action(description="Deactivate the selected accounts (closes their sockets)")
+@admin.action(description=_("Deactivate the selected accounts (closes their sockets)"))
 def deactivate_users(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     for user in queryset.filter(is_active=True):
         try:
             moderation.set_active(actor=request.user, user=user, active=False)
         except ChatError as exc:
-            modeladmin.message_user(request, f"{user}: {exc.message}", messages.ERROR)
+            modeladmin.message_user(
+                request,
+                gettext("%(user)s: %(error)s") % {"user": user, "error": exc.message},
+                messages.ERROR,
+            )
 
 
 admin.site.unregister(User)

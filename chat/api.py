@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext
 from django.views.csrf import csrf_failure as csrf_page
 from django.views.decorators.cache import never_cache
 
@@ -57,7 +58,9 @@ def endpoint(*actions: tuple[str, str]) -> Callable[[Endpoint], Endpoint]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
             action = allowed.get(request.method)
             if action is None:
-                response = error_response(Invalid(f"{request.method} is not allowed here."))
+                response = error_response(
+                    Invalid(gettext("%(method)s is not allowed here.") % {"method": request.method})
+                )
                 response.status_code = 405
                 response["Allow"] = ", ".join(allowed)
                 return response
@@ -80,13 +83,13 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise TooLong("The request body is too large.") from None
+        raise TooLong(gettext("The request body is too large.")) from None
     if len(raw) > protocol.MAX_FRAME_CHARS * 4:  # 4 bytes a character at most
-        raise TooLong("The request body is too large.")
+        raise TooLong(gettext("The request body is too large."))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise Invalid("The request body is not UTF-8.") from None
+        raise Invalid(gettext("The request body is not UTF-8.")) from None
     return protocol.parse_object(text, "request body")
 
 
@@ -159,7 +162,7 @@ def room_uploads(request: HttpRequest, slug: str) -> JsonResponse:
     attachments.check_may_upload(request.user, room)
     upload = request.FILES.get("file")
     if upload is None:
-        raise Invalid("Send the file as the multipart field 'file'.")
+        raise Invalid(gettext("Send the file as the multipart field 'file'."))
     prepared = attachments.prepare(name=upload.name or "file", stream=upload)
     made = attachments.record(user=request.user, room=room, prepared=prepared)
     return JsonResponse({"attachment": protocol.attachment_data(made)}, status=201)
@@ -204,7 +207,9 @@ def ticket(request: HttpRequest) -> JsonResponse:
     """A one-time pass for one socket, for a page of another site that holds a token but
     cannot put it in a handshake's headers (`/ws/rooms/<slug>/?ticket=...`)."""
     if request.api_token is None:
-        raise Forbidden("Tickets are for tokens; a page of this site opens sockets as it is.")
+        raise Forbidden(
+            gettext("Tickets are for tokens; a page of this site opens sockets as it is.")
+        )
     issued = async_to_sync(tokens.issue_ticket)(request.user, request.api_token)
     return JsonResponse({"ticket": issued, "expires_in": settings.CHAT_TICKET_SECONDS}, status=201)
 
@@ -228,5 +233,5 @@ def users(request: HttpRequest) -> JsonResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
     """CSRF_FAILURE_VIEW: a JSON error for the API, Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return error_response(Forbidden("CSRF check failed: send the X-CSRFToken header."))
+        return error_response(Forbidden(gettext("CSRF check failed: send the X-CSRFToken header.")))
     return csrf_page(request, reason)

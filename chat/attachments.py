@@ -27,6 +27,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from PIL import Image, ImageOps
 
 from . import policy, writing
@@ -65,9 +66,12 @@ def safe_name(name: str) -> str:
 
 def check_size(size: int) -> None:
     if size <= 0:
-        raise Invalid("The file is empty.")
+        raise Invalid(gettext("The file is empty."))
     if size > max_bytes():
-        raise TooLarge(f"A file may be at most {max_bytes() // (1024 * 1024)} MiB.")
+        raise TooLarge(
+            gettext("A file may be at most %(limit)d MiB.")
+            % {"limit": max_bytes() // (1024 * 1024)}
+        )
 
 
 def check_may_upload(user: AbstractBaseUser, room: Room) -> None:
@@ -118,13 +122,13 @@ def _image(stream: BinaryIO) -> tuple[str, int, int, bytes] | None:
             if image.format not in INLINE_TYPES:
                 return None
             if image.width * image.height > settings.CHAT_IMAGE_MAX_PIXELS:
-                raise Invalid("That image has too many pixels.")
+                raise Invalid(gettext("That image has too many pixels."))
             image.seek(0)
             shown = ImageOps.exif_transpose(image)
             thumbnail = shown.convert("RGBA" if "A" in shown.getbands() else "RGB")
             thumbnail.thumbnail(THUMBNAIL_SIZE)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Invalid("That image has too many pixels.") from None
+        raise Invalid(gettext("That image has too many pixels.")) from None
     except (OSError, ValueError, SyntaxError):
         return None  # not an image Pillow can read: a download like any other file
     out = io.BytesIO()
@@ -156,7 +160,10 @@ def prepare(*, name: str, stream: BinaryIO, declared_size: int | None = None) ->
     stream.seek(0, io.SEEK_END)
     size = stream.tell()
     if declared_size is not None and size != declared_size:
-        raise Invalid(f"{size} bytes came, not the {declared_size} announced.")
+        raise Invalid(
+            gettext("%(size)d bytes came, not the %(declared)d announced.")
+            % {"size": size, "declared": declared_size}
+        )
     check_size(size)
     name = safe_name(name)
     image = _image(stream)
@@ -205,9 +212,9 @@ def claim(*, author: AbstractBaseUser, room: Room, ids: list[str]) -> list[Attac
     """For `message.send`, under the room's lock: the author's own uploads in this room, not
     attached yet, at most `PER_MESSAGE`, each once."""
     if len(ids) > PER_MESSAGE:
-        raise TooLong(f"A message holds at most {PER_MESSAGE} files.")
+        raise TooLong(gettext("A message holds at most %(limit)d files.") % {"limit": PER_MESSAGE})
     if len(set(ids)) != len(ids):
-        raise Invalid("A file is attached once.")
+        raise Invalid(gettext("A file is attached once."))
     found = {
         attachment.pk: attachment
         for attachment in Attachment.objects.select_for_update().filter(
@@ -215,7 +222,7 @@ def claim(*, author: AbstractBaseUser, room: Room, ids: list[str]) -> list[Attac
         )
     }
     if len(found) != len(ids):
-        raise NotFound("No such upload of yours in this room, or it is attached already.")
+        raise NotFound(gettext("No such upload of yours in this room, or it is attached already."))
     return [found[pk] for pk in ids]
 
 
@@ -242,18 +249,18 @@ def for_download(*, user: AbstractBaseUser, attachment_id: str) -> Attachment:
         Attachment.objects.select_related("room", "message").filter(pk=attachment_id).first()
     )
     if attachment is None:
-        raise NotFound("No such file.")
+        raise NotFound(gettext("No such file."))
     message: Message | None = attachment.message
     if message is None:
         if attachment.uploader_id != user.pk:
-            raise NotFound("No such file.")
+            raise NotFound(gettext("No such file."))
         return attachment
     if message.deleted is not None:
-        raise NotFound("That file's message was deleted.")
+        raise NotFound(gettext("That file's message was deleted."))
     room = attachment.room
     policy.check_may_open(user, room)
     if room.kind != Room.Kind.PUBLIC and not room.memberships.filter(user=user).exists():
-        raise Forbidden("This file is for the room's members only.")
+        raise Forbidden(gettext("This file is for the room's members only."))
     return attachment
 
 

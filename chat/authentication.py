@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 
 from . import tokens
 from .errors import ChatError, Unauthenticated
@@ -67,7 +68,9 @@ class ApiTokenMiddleware:
         if request.path.startswith(TOKEN_PATHS):
             if token_in_url(request.META.get("QUERY_STRING", "")):
                 return _refusal(
-                    Unauthenticated("Tokens go in the Authorization header, never in a URL.")
+                    Unauthenticated(
+                        gettext("Tokens go in the Authorization header, never in a URL.")
+                    )
                 )
             raw = bearer(request.headers.get("Authorization"))
             if raw is not None:

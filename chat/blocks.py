@@ -8,6 +8,7 @@ The checks (is there a block between two people?) are `chat.policy`'s; these are
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext
 
 from .errors import Invalid, NotFound
 from .models import Block
@@ -16,9 +17,9 @@ from .models import Block
 def block(*, blocker: AbstractBaseUser, username: str) -> Block:
     target = get_user_model().objects.filter(username=username.strip()).first()
     if target is None:
-        raise NotFound(f"No user called {username.strip()!r}.")
+        raise NotFound(gettext("No user called “%(name)s”.") % {"name": username.strip()})
     if target.pk == blocker.pk:
-        raise Invalid("You cannot block yourself.")
+        raise Invalid(gettext("You cannot block yourself."))
     made, _ = Block.objects.get_or_create(blocker=blocker, blocked=target)
     return made
 

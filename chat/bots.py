@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import Bot
@@ -21,18 +22,23 @@ USERNAME_MAX_LENGTH = 150
 def create(*, owner: AbstractBaseUser, username: str) -> Bot:
     username = username.strip()
     if Bot.objects.filter(user=owner).exists():
-        raise Forbidden("A bot cannot own bots.")
+        raise Forbidden(gettext("A bot cannot own bots."))
     if len(username) > USERNAME_MAX_LENGTH:
-        raise TooLong(f"A username may be at most {USERNAME_MAX_LENGTH} characters.")
+        raise TooLong(
+            gettext("A username may be at most %(limit)d characters.")
+            % {"limit": USERNAME_MAX_LENGTH}
+        )
     try:
         UnicodeUsernameValidator()(username)
     except ValidationError:
-        raise Invalid("A username is letters, digits and @ . + - _ only.") from None
+        raise Invalid(gettext("A username is letters, digits and @ . + - _ only.")) from None
     users = get_user_model()
     if users.objects.filter(username__iexact=username).exists():
-        raise Invalid(f"The username {username!r} is taken.")
+        raise Invalid(gettext("The username “%(name)s” is taken.") % {"name": username})
     if Bot.objects.filter(owner=owner).count() >= settings.CHAT_BOTS_PER_USER:
-        raise Forbidden(f"You may own at most {settings.CHAT_BOTS_PER_USER} bots.")
+        raise Forbidden(
+            gettext("You may own at most %(limit)d bots.") % {"limit": settings.CHAT_BOTS_PER_USER}
+        )
     with transaction.atomic():
         user = users.objects.create_user(username)  # no password: set unusable
         return Bot.objects.create(user=user, owner=owner)
@@ -41,7 +47,7 @@ def create(*, owner: AbstractBaseUser, username: str) -> Bot:
 def owned(*, owner: AbstractBaseUser, username: str) -> Bot:
     bot = Bot.objects.select_related("user").filter(owner=owner, user__username=username).first()
     if bot is None:
-        raise NotFound(f"You have no bot called {username!r}.")
+        raise NotFound(gettext("You have no bot called “%(name)s”.") % {"name": username})
     return bot
 
 

@@ -4,6 +4,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import rooms
 from .models import ApiToken, Membership, Room
@@ -15,19 +16,20 @@ class SignupForm(UserCreationForm):
 
 
 class RoomForm(forms.Form):
-    name = forms.CharField(max_length=80)
+    name = forms.CharField(label=_("Name"), max_length=80)
     kind = forms.ChoiceField(
-        choices=[(Room.Kind.PUBLIC, "Public"), (Room.Kind.PRIVATE, "Private")],
+        label=_("Who can join"),
+        choices=[(Room.Kind.PUBLIC, _("Public")), (Room.Kind.PRIVATE, _("Private"))],
         initial=Room.Kind.PUBLIC,
     )
 
 
 class AddMemberForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(label=_("Username"), max_length=150)
 
 
 class BlockForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(label=_("Username"), max_length=150)
 
 
 class ServiceForm(forms.Form):
@@ -39,21 +41,21 @@ class ServiceForm(forms.Form):
 
 
 class TopicForm(ServiceForm):
-    topic = forms.CharField(max_length=200, required=False)
+    topic = forms.CharField(label=_("Topic"), max_length=200, required=False)
 
 
 class SlowModeForm(ServiceForm):
-    seconds = forms.IntegerField(min_value=0, max_value=6 * 3600)
+    seconds = forms.IntegerField(label=_("Slow mode"), min_value=0, max_value=6 * 3600)
 
 
 class PostingForm(ServiceForm):
-    posting = forms.ChoiceField(choices=Room.Posting.choices)
+    posting = forms.ChoiceField(label=_("Who can post"), choices=Room.Posting.choices)
 
 
 class UserForm(ServiceForm):
     """Names the member acted on; the service gets the user."""
 
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(label=_("Username"), max_length=150)
 
     def arguments(self) -> dict[str, Any]:
         arguments = super().arguments()
@@ -62,18 +64,24 @@ class UserForm(ServiceForm):
 
 
 class RoleForm(UserForm):
-    role = forms.ChoiceField(choices=Membership.Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
 
 
 class MemberForm(UserForm):
     """Unban, unmute, remove: a member, and an optional reason for the log."""
 
-    reason = forms.CharField(max_length=500, required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 
 
 class BanForm(MemberForm):
     duration = forms.ChoiceField(
-        choices=[("1h", "1 hour"), ("24h", "1 day"), ("7d", "7 days"), ("forever", "Until lifted")]
+        label=_("Duration"),
+        choices=[
+            ("1h", _("1 hour")),
+            ("24h", _("1 day")),
+            ("7d", _("7 days")),
+            ("forever", _("Until lifted")),
+        ],
     )
     durations = {
         "1h": timedelta(hours=1),
@@ -91,7 +99,13 @@ class BanForm(MemberForm):
 
 class MuteForm(BanForm):
     duration = forms.ChoiceField(
-        choices=[("10m", "10 minutes"), ("1h", "1 hour"), ("24h", "1 day"), ("7d", "7 days")]
+        label=_("Duration"),
+        choices=[
+            ("10m", _("10 minutes")),
+            ("1h", _("1 hour")),
+            ("24h", _("1 day")),
+            ("7d", _("7 days")),
+        ],
     )
     durations = {
         "10m": timedelta(minutes=10),
@@ -104,13 +118,16 @@ class MuteForm(BanForm):
 class TokenForm(forms.Form):
     """A new API token: its name, what it may do, when it stops working."""
 
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(label=_("Name"), max_length=100)
     scopes = forms.MultipleChoiceField(
-        choices=[("read", "Read"), ("write", "Write")],
+        label=_("It may"),
+        choices=[("read", _("Read")), ("write", _("Write"))],
         widget=forms.CheckboxSelectMultiple,
         initial=["read"],
     )
-    expires_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
+    expires_days = forms.IntegerField(
+        label=_("Expires after (days)"), min_value=1, max_value=3650, required=False
+    )
 
     def arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -119,4 +136,4 @@ class TokenForm(forms.Form):
 
 
 class BotForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(label=_("Username"), max_length=150)

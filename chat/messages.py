@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import attachments as chat_attachments
 from . import (
@@ -41,11 +42,14 @@ def clean_body(body: str, *, empty: bool = False) -> str:
     """`empty`: a message of files may have no text."""
     body = body.strip()
     if not body and not empty:
-        raise Invalid("A message cannot be empty.")
+        raise Invalid(gettext("A message cannot be empty."))
     if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
-        raise TooLong(f"A message may be at most {settings.CHAT_MESSAGE_MAX_LENGTH} characters.")
+        raise TooLong(
+            gettext("A message may be at most %(limit)d characters.")
+            % {"limit": settings.CHAT_MESSAGE_MAX_LENGTH}
+        )
     if "\x00" in body:
-        raise Invalid("Text may not contain NUL characters.")
+        raise Invalid(gettext("Text may not contain NUL characters."))
     return body
 
 
@@ -119,7 +123,7 @@ def _by_client_id(author: AbstractBaseUser, room: Room, client_id: str) -> Messa
         .first()
     )
     if message is not None and message.deleted:
-        raise NotFound("That message was deleted.")
+        raise NotFound(gettext("That message was deleted."))
     return with_extras([message])[0] if message is not None else None
 
 
@@ -184,7 +188,7 @@ def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> 
         room, writer = writing.lock_for_write(actor, room.pk)
         message = writing.visible_message(room, message_id, lock=True)
         if message.author_id != actor.pk:
-            raise Forbidden("Only its author may edit a message.")
+            raise Forbidden(gettext("Only its author may edit a message."))
         writing.check_write(actor, room, writer)
         message.body = policy.filter_terms(body)
         named = _named_members(room, message.body)
@@ -208,7 +212,7 @@ def delete(*, actor: AbstractBaseUser, room: Room, message_id: int, reason: str 
     with transaction.atomic():
         message = writing.visible_message(room, message_id, lock=True)
         if message.author_id != actor.pk and not policy.is_moderator(actor, room):
-            raise Forbidden("Only the author or a moderator may delete this message.")
+            raise Forbidden(gettext("Only the author or a moderator may delete this message."))
         message.deleted = timezone.now()
         message.search_text = ""  # found no more
         message.save(update_fields=["deleted", "search_text"])
@@ -232,7 +236,7 @@ def history(
 ) -> tuple[list[Message], bool]:
     """A page of messages, oldest first, and whether more lie beyond it in that direction."""
     if before is not None and after is not None:
-        raise Invalid("Give 'before' or 'after', not both.")
+        raise Invalid(gettext("Give 'before' or 'after', not both."))
     messages = Message.objects.visible().filter(room=room).select_related(*writing.RELATED)
     if after is not None:  # after=0: from the room's first message
         page = list(messages.filter(id__gt=after).order_by("id")[: limit + 1])
@@ -262,7 +266,7 @@ def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
     follow; in a direct room the other person sees how far they have read (`read`).
     """
     if not Message.objects.filter(room=room, pk=message_id).exists():
-        raise NotFound("No such message in this room.")
+        raise NotFound(gettext("No such message in this room."))
     moved = (
         Membership.objects.filter(room=room, user=user)
         .filter(Q(last_read__isnull=True) | Q(last_read__lt=message_id))

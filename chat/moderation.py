@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import broadcast, messages, policy, protocol, rooms, writing
 from .errors import Forbidden, Invalid, NotFound, TooLong, Unauthenticated
@@ -116,7 +117,7 @@ def mute(
 ) -> Mute:
     """Mute in a room: every write there (messages, edits, `dm.send`) answers `muted`."""
     if until <= timezone.now():
-        raise Invalid("A mute must end in the future.")
+        raise Invalid(gettext("A mute must end in the future."))
     return _impose(Mute, Action.MUTE, actor=actor, room=room, user=user, until=until, reason=reason)
 
 
@@ -136,7 +137,9 @@ def set_slow_mode(*, actor: AbstractBaseUser, room: Room, seconds: int, reason: 
     """Takes effect on open sockets at once: writes read the room's row fresh."""
     policy.require_moderator(actor, room)
     if not 0 <= seconds <= SLOW_MODE_MAX_SECONDS:
-        raise Invalid(f"Slow mode is 0 (off) to {SLOW_MODE_MAX_SECONDS} seconds.")
+        raise Invalid(
+            gettext("Slow mode is 0 (off) to %(limit)d seconds.") % {"limit": SLOW_MODE_MAX_SECONDS}
+        )
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(slow_mode_seconds=seconds)
         room.slow_mode_seconds = seconds
@@ -153,7 +156,7 @@ def set_slow_mode(*, actor: AbstractBaseUser, room: Room, seconds: int, reason: 
 def set_posting(*, actor: AbstractBaseUser, room: Room, posting: str, reason: str = "") -> None:
     policy.require_moderator(actor, room)
     if posting not in Room.Posting.values:
-        raise Invalid("Posting is 'everyone' or 'moderators'.")
+        raise Invalid(gettext("Posting is 'everyone' or 'moderators'."))
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(posting=posting)
         room.posting = posting
@@ -165,7 +168,7 @@ def set_topic(*, actor: AbstractBaseUser, room: Room, topic: str) -> None:
     policy.require_moderator(actor, room)
     topic = " ".join(topic.split())
     if len(topic) > 200:
-        raise TooLong("A topic may be at most 200 characters.")
+        raise TooLong(gettext("A topic may be at most 200 characters."))
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(topic=topic)
         room.topic = topic
@@ -178,7 +181,9 @@ def set_role(*, actor: AbstractBaseUser, room: Room, user: AbstractBaseUser, rol
     policy.check_may_set_role(actor, user, room, role)
     with transaction.atomic():
         if not Membership.objects.filter(room=room, user=user).update(role=role):
-            raise NotFound(f"{user.username} is not a member of this room.")
+            raise NotFound(
+                gettext("%(name)s is not a member of this room.") % {"name": user.username}
+            )
         policy.log(actor=actor, action=Action.ROLE, target=user, room=room, detail=role)
 
 
@@ -261,7 +266,9 @@ RESOLUTIONS = ("delete", "delete_ban", "mute_1h", "mute_24h", "dismiss")
 def resolve_report(*, actor: AbstractBaseUser, report: Report, resolution: str) -> None:
     """Act on a report; every open report of the same message shares the outcome."""
     if resolution not in RESOLUTIONS:
-        raise Invalid(f"A resolution is one of {', '.join(RESOLUTIONS)}.")
+        raise Invalid(
+            gettext("A resolution is one of %(choices)s.") % {"choices": ", ".join(RESOLUTIONS)}
+        )
     message = report.message
     room = message.room
     policy.require_moderator(actor, room)

@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .errors import Forbidden, Invalid, Muted, RateLimited, TooLong
 from .models import (
@@ -88,7 +89,7 @@ def require_moderator(actor: AbstractBaseUser, room: Room) -> Rank:
     """The actor's rank, which must be a moderator's."""
     actor_rank = rank(actor, room)
     if actor_rank < Rank.MODERATOR:
-        raise Forbidden("Only the room's moderators may do that.")
+        raise Forbidden(gettext("Only the room's moderators may do that."))
     return actor_rank
 
 
@@ -97,11 +98,11 @@ def check_may_act(actor: AbstractBaseUser, target: AbstractBaseUser, room: Room 
     acts with none, which only staff make)."""
     actor_rank = rank(actor, room)
     if actor_rank < (Rank.MODERATOR if room is not None else Rank.STAFF):
-        raise Forbidden("You may not moderate here.")
+        raise Forbidden(gettext("You may not moderate here."))
     if actor.pk == target.pk:
-        raise Forbidden("You cannot act on yourself.")
+        raise Forbidden(gettext("You cannot act on yourself."))
     if actor_rank <= rank(target, room):
-        raise Forbidden("You cannot act on someone of equal or higher rank.")
+        raise Forbidden(gettext("You cannot act on someone of equal or higher rank."))
 
 
 def check_may_undo(actor: AbstractBaseUser, imposer: AbstractBaseUser | None, room: Room) -> None:
@@ -110,7 +111,9 @@ def check_may_undo(actor: AbstractBaseUser, imposer: AbstractBaseUser | None, ro
     if imposer is None or imposer.pk == actor.pk:
         return
     if rank(actor, room) < rank(imposer, room):
-        raise Forbidden("Someone of higher rank did this; only they or their peers may undo it.")
+        raise Forbidden(
+            gettext("Someone of higher rank did this; only they or their peers may undo it.")
+        )
 
 
 def check_may_sanction(
@@ -125,14 +128,14 @@ def check_may_sanction(
 
 def check_may_add_member(actor: AbstractBaseUser, room: Room) -> None:
     if room.kind == Room.Kind.DIRECT:
-        raise Forbidden("A direct conversation has exactly two people.")
+        raise Forbidden(gettext("A direct conversation has exactly two people."))
     if not is_moderator(actor, room):
-        raise Forbidden("Only the room's owner or moderators may add members.")
+        raise Forbidden(gettext("Only the room's owner or moderators may add members."))
 
 
 def check_may_remove(actor: AbstractBaseUser, target: AbstractBaseUser, room: Room) -> None:
     if room.kind == Room.Kind.DIRECT:
-        raise Forbidden("A direct conversation has exactly two people.")
+        raise Forbidden(gettext("A direct conversation has exactly two people."))
     check_may_act(actor, target, room)
 
 
@@ -141,18 +144,18 @@ def check_may_set_role(
 ) -> None:
     """The owner (or staff) names moderators; only staff hand over ownership."""
     if role not in Membership.Role.values:
-        raise Invalid("A role is owner, moderator or member.")
+        raise Invalid(gettext("A role is owner, moderator or member."))
     actor_rank = rank(actor, room)
     if actor_rank < Rank.OWNER:
-        raise Forbidden("Only the room's owner may change roles.")
+        raise Forbidden(gettext("Only the room's owner may change roles."))
     if role == Membership.Role.OWNER and actor_rank < Rank.STAFF:
-        raise Forbidden("Only staff may make someone an owner.")
+        raise Forbidden(gettext("Only staff may make someone an owner."))
     check_may_act(actor, target, room)
 
 
 def check_may_set_staff(actor: AbstractBaseUser, target: AbstractBaseUser) -> None:
     if rank(actor, None) < Rank.SUPERUSER:
-        raise Forbidden("Only a superuser may change staff rights.")
+        raise Forbidden(gettext("Only a superuser may change staff rights."))
     check_may_act(actor, target, None)
 
 
@@ -180,7 +183,10 @@ def check_scope(scopes: frozenset[str], action: str) -> None:
     endpoint's name)."""
     needed = "write" if action in WRITES else "read"
     if needed not in scopes:
-        raise Forbidden(f"This token may not {action}: it lacks the {needed} scope.")
+        raise Forbidden(
+            gettext("This token may not %(action)s: it lacks the %(scope)s scope.")
+            % {"action": action, "scope": needed}
+        )
 
 
 def until_text(until: datetime | None) -> str:
@@ -190,7 +196,12 @@ def until_text(until: datetime | None) -> str:
 def check_may_open(user: AbstractBaseUser, room: Room) -> None:
     ban = RoomBan.objects.active().filter(room=room, user=user).first()
     if ban is not None:
-        raise Forbidden(f"You are banned from this room {until_text(ban.until)}.")
+        raise Forbidden(
+            gettext("You are banned from this room until %(until)s.")
+            % {"until": ban.until.isoformat(timespec="minutes")}
+            if ban.until
+            else gettext("You are banned from this room until the ban is lifted.")
+        )
 
 
 @dataclass(frozen=True)
@@ -213,19 +224,24 @@ def check_may_write(user: AbstractBaseUser, room: Room, writer: Writer) -> None:
     if writer.banned:
         check_may_open(user, room)
     if not writer.member:
-        raise Forbidden("You are not a member of this room.")
+        raise Forbidden(gettext("You are not a member of this room."))
     moderator = writer.rank >= Rank.MODERATOR
     if room.posting == Room.Posting.MODERATORS and not moderator:
-        raise Forbidden("Only moderators may post in this room.")
+        raise Forbidden(gettext("Only moderators may post in this room."))
     if writer.muted:
         mute = Mute.objects.active().filter(room=room, user=user).first()
         if mute is not None:
-            raise Muted(f"You are muted in this room {until_text(mute.until)}.")
+            raise Muted(
+                gettext("You are muted in this room until %(until)s.")
+                % {"until": mute.until.isoformat(timespec="minutes")}
+            )
     if room.slow_mode_seconds and not moderator and writer.last_write is not None:
         wait = room.slow_mode_seconds - (timezone.now() - writer.last_write).total_seconds()
         if wait > 0:
             raise RateLimited(
-                f"Slow mode: one message every {room.slow_mode_seconds} s.", retry_after=wait
+                gettext("Slow mode: one message every %(seconds)d seconds.")
+                % {"seconds": room.slow_mode_seconds},
+                retry_after=wait,
             )
 
 
@@ -253,7 +269,7 @@ def check_not_blocked(user: AbstractBaseUser, room: Room) -> None:
         return
     partner = Membership.objects.filter(room=room).exclude(user=user)
     if blocked_with(user, list(partner.values_list("user_id", flat=True))):
-        raise Forbidden("You cannot message this user.")
+        raise Forbidden(gettext("You cannot message this user."))
 
 
 def banned_user_ids(room_id: int, user_ids: list[int]) -> set[int]:
@@ -289,7 +305,7 @@ def filter_terms(body: str) -> str:
     for term, action in terms:
         pattern = _term_pattern(term)
         if action == BlockedTerm.Action.REFUSE and pattern.search(body):
-            raise Forbidden("That message contains a blocked term.")
+            raise Forbidden(gettext("That message contains a blocked term."))
         body = pattern.sub(lambda match: "*" * len(match.group()), body)
     return body
 
@@ -297,7 +313,9 @@ def filter_terms(body: str) -> str:
 def clean_reason(reason: str) -> str:
     reason = reason.strip()
     if len(reason) > REASON_MAX_LENGTH:
-        raise TooLong(f"A reason may be at most {REASON_MAX_LENGTH} characters.")
+        raise TooLong(
+            gettext("A reason may be at most %(limit)d characters.") % {"limit": REASON_MAX_LENGTH}
+        )
     return reason
 
 

@@ -9,21 +9,22 @@ nothing.
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from .ephemeral import store
 from .errors import RateLimited
 
 REFUSALS = {
-    "message": "You are sending messages too fast.",
-    "edit": "You are editing too fast.",
-    "reaction": "You are reacting too fast.",
-    "upload": "You are uploading too fast.",
-    "report": "You are reporting too often; the moderators have your reports.",
-    "history": "You are loading history too fast.",
-    "search": "You are searching too fast.",
-    "connect": "You are opening connections too fast.",
-    "room": "You are creating rooms too fast.",
-    "signup": "Too many sign-ups from your address; try again later.",
+    "message": _("You are sending messages too fast."),
+    "edit": _("You are editing too fast."),
+    "reaction": _("You are reacting too fast."),
+    "upload": _("You are uploading too fast."),
+    "report": _("You are reporting too often; the moderators have your reports."),
+    "history": _("You are loading history too fast."),
+    "search": _("You are searching too fast."),
+    "connect": _("You are opening connections too fast."),
+    "room": _("You are creating rooms too fast."),
+    "signup": _("Too many sign-ups from your address; try again later."),
 }
 
 

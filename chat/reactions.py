@@ -7,6 +7,7 @@ replace theirs, so a lost frame is mended by the next, or by reading the message
 import emoji as emojis
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
 
 from . import broadcast, writing
 from .errors import Invalid, TooLong
@@ -18,7 +19,7 @@ EMOJI_PER_MESSAGE = 20  # different emoji on one message
 
 def clean_emoji(value: str) -> str:
     if len(value) > EMOJI_MAX_LENGTH or not emojis.is_emoji(value):
-        raise Invalid("A reaction is one emoji.")
+        raise Invalid(gettext("A reaction is one emoji."))
     return value
 
 
@@ -38,7 +39,10 @@ def react(
         elif not mine.exists():
             present = set(Reaction.objects.filter(message=message).values_list("emoji", flat=True))
             if emoji not in present and len(present) >= EMOJI_PER_MESSAGE:
-                raise TooLong(f"A message holds at most {EMOJI_PER_MESSAGE} different emoji.")
+                raise TooLong(
+                    gettext("A message holds at most %(limit)d different emoji.")
+                    % {"limit": EMOJI_PER_MESSAGE}
+                )
             Reaction.objects.create(message=message, user=user, emoji=emoji)
         summary = summaries([message.pk]).get(message.pk, [])
         broadcast.on_commit(

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from . import broadcast, policy, protocol
 from .errors import Forbidden, Invalid, NotFound, TooLong
@@ -21,9 +22,11 @@ NAME_MAX_LENGTH = 80
 def clean_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
-        raise Invalid("A room needs a name.")
+        raise Invalid(gettext("A room needs a name."))
     if len(name) > NAME_MAX_LENGTH:
-        raise TooLong(f"A room name may be at most {NAME_MAX_LENGTH} characters.")
+        raise TooLong(
+            gettext("A room name may be at most %(limit)d characters.") % {"limit": NAME_MAX_LENGTH}
+        )
     return name
 
 
@@ -42,7 +45,7 @@ def _free_slug(name: str) -> str:
 def create_room(*, creator: AbstractBaseUser, name: str, kind: str, topic: str = "") -> Room:
     """A public or private room, owned by its creator. Direct rooms are made elsewhere."""
     if kind not in (Room.Kind.PUBLIC, Room.Kind.PRIVATE):
-        raise Invalid("A room is public or private.")
+        raise Invalid(gettext("A room is public or private."))
     name = clean_name(name)
     for _ in range(5):
         try:
@@ -54,13 +57,13 @@ def create_room(*, creator: AbstractBaseUser, name: str, kind: str, topic: str =
                 return room
         except IntegrityError:
             continue  # another request took the slug between the check and the insert
-    raise Invalid("Could not find a free address for that room; try another name.")
+    raise Invalid(gettext("Could not find a free address for that room; try another name."))
 
 
 def find_user(username: str) -> AbstractBaseUser:
     user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
     if user is None:
-        raise NotFound(f"No user called {username.strip()!r}.")
+        raise NotFound(gettext("No user called “%(name)s”.") % {"name": username.strip()})
     return user
 
 
@@ -73,9 +76,9 @@ def direct_slug(a: AbstractBaseUser, b: AbstractBaseUser) -> str:
 def direct_room(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Room:
     """The direct room of two people, created with both as members on first use."""
     if other.pk == user.pk:
-        raise Invalid("You cannot send yourself a direct message.")
+        raise Invalid(gettext("You cannot send yourself a direct message."))
     if policy.blocked_between(user, other):
-        raise Forbidden("You cannot message this user.")
+        raise Forbidden(gettext("You cannot message this user."))
     first, second = sorted((user, other), key=lambda u: u.pk)
     with transaction.atomic():
         room, created = Room.objects.get_or_create(
@@ -114,7 +117,7 @@ def get_room(slug: str) -> Room:
     try:
         return Room.objects.get(slug=slug)
     except Room.DoesNotExist:
-        raise NotFound("No such room.") from None
+        raise NotFound(gettext("No such room.")) from None
 
 
 def membership(user: AbstractBaseUser, room: Room) -> Membership | None:
@@ -128,7 +131,7 @@ def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
     member = membership(user, room)
     if member is None:
         if room.kind != Room.Kind.PUBLIC:
-            raise Forbidden("This room is for its members only.")
+            raise Forbidden(gettext("This room is for its members only."))
         member, created = Membership.objects.get_or_create(room=room, user=user)
         if created:
             announce_members(room.pk)
@@ -175,18 +178,20 @@ def leave_room(*, user: AbstractBaseUser, room: Room) -> None:
     """Leave a public or private room: its sockets of mine close (4403, for this room only).
     The last owner stays: a room needs someone to run it (staff can hand it over)."""
     if room.kind == Room.Kind.DIRECT:
-        raise Forbidden("A direct conversation cannot be left; block the person instead.")
+        raise Forbidden(gettext("A direct conversation cannot be left; block the person instead."))
     with transaction.atomic():
         member = Membership.objects.select_for_update().filter(room=room, user=user).first()
         if member is None:
-            raise NotFound("You are not a member of this room.")
+            raise NotFound(gettext("You are not a member of this room."))
         if (
             member.role == Membership.Role.OWNER
             and not Membership.objects.filter(room=room, role=Membership.Role.OWNER)
             .exclude(pk=member.pk)
             .exists()
         ):
-            raise Forbidden("You own this room: ask staff to hand it over before you leave.")
+            raise Forbidden(
+                gettext("You own this room: ask staff to hand it over before you leave.")
+            )
         member.delete()  # chat.signals closes the sockets and announces the members
 
 

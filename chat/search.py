@@ -25,6 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from . import writing
 from .errors import Forbidden, Invalid, NotFound, TooLong
@@ -98,11 +99,13 @@ def terms(query: str) -> list[Term]:
 def clean_query(query: str) -> str:
     query = query.strip()
     if not query:
-        raise Invalid("Search for something: 'q' is empty.")
+        raise Invalid(gettext("Search for something: 'q' is empty."))
     if len(query) > QUERY_MAX_LENGTH:
-        raise TooLong(f"A search is at most {QUERY_MAX_LENGTH} characters.")
+        raise TooLong(
+            gettext("A search is at most %(limit)d characters.") % {"limit": QUERY_MAX_LENGTH}
+        )
     if "\x00" in query:
-        raise Invalid("A search may not contain NUL characters.")
+        raise Invalid(gettext("A search may not contain NUL characters."))
     return query
 
 
@@ -158,9 +161,9 @@ def search(
     if room_slug is not None:
         room = Room.objects.filter(slug=room_slug).first()
         if room is None:
-            raise NotFound("No such room.")
+            raise NotFound(gettext("No such room."))
         if not rooms.filter(pk=room.pk).exists():
-            raise Forbidden("You may not search that room.")
+            raise Forbidden(gettext("You may not search that room."))
         rooms = rooms.filter(pk=room.pk)
     # The room ids as values, not a subquery: PostgreSQL's planner then knows how few messages
     # they hold and combines their index with the search index (docs/performance.md, "Search").

@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import broadcast, policy
 from .ephemeral import store
@@ -47,7 +48,7 @@ def _managed(actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
     if user.pk == actor.pk or Bot.objects.filter(user=user, owner=actor).exists():
         return
     if policy.rank(actor, None) < policy.Rank.STAFF:
-        raise Forbidden("You may manage your own tokens and your bots' only.")
+        raise Forbidden(gettext("You may manage your own tokens and your bots' only."))
 
 
 def create(
@@ -62,13 +63,19 @@ def create(
     _managed(actor, user)
     name = " ".join(name.split())
     if not name:
-        raise Invalid("A token needs a name.")
+        raise Invalid(gettext("A token needs a name."))
     if len(name) > NAME_MAX_LENGTH:
-        raise TooLong(f"A token's name may be at most {NAME_MAX_LENGTH} characters.")
+        raise TooLong(
+            gettext("A token's name may be at most %(limit)d characters.")
+            % {"limit": NAME_MAX_LENGTH}
+        )
     if scope not in ApiToken.Scope.values:
-        raise Invalid("A token's scope is read, or read and write.")
+        raise Invalid(gettext("A token's scope is read, or read and write."))
     if expires_days is not None and not 1 <= expires_days <= EXPIRES_DAYS_MAX:
-        raise Invalid(f"A token expires after 1 to {EXPIRES_DAYS_MAX} days, or never.")
+        raise Invalid(
+            gettext("A token expires after 1 to %(limit)d days, or never.")
+            % {"limit": EXPIRES_DAYS_MAX}
+        )
     raw = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
     expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
     token = ApiToken.objects.create(
@@ -86,19 +93,19 @@ def authenticate(raw: str) -> tuple[AbstractBaseUser, ApiToken]:
     """The active user and the token a presented secret belongs to, or `Unauthenticated`:
     malformed, unknown, expired, and an inactive user's (a deactivated bot's) alike."""
     if not raw.startswith(PREFIX) or len(raw) > 100:
-        raise Unauthenticated("That is not an API token.")
+        raise Unauthenticated(gettext("That is not an API token."))
     digest = _digest(raw)
     found = None
     for token in ApiToken.objects.select_related("user").filter(prefix=raw[:SHOWN]):
         if hmac.compare_digest(token.digest, digest):
             found = token
     if found is None:
-        raise Unauthenticated("Unknown or revoked token.")
+        raise Unauthenticated(gettext("Unknown or revoked token."))
     now = timezone.now()
     if found.expires is not None and found.expires <= now:
-        raise Unauthenticated("This token has expired.")
+        raise Unauthenticated(gettext("This token has expired."))
     if not found.user.is_active:
-        raise Unauthenticated("This token's account is deactivated.")
+        raise Unauthenticated(gettext("This token's account is deactivated."))
     if found.last_used is None or now - found.last_used >= LAST_USED_EVERY:
         ApiToken.objects.filter(pk=found.pk).update(last_used=now)
     return found.user, found
@@ -125,7 +132,7 @@ def revoke(*, actor: AbstractBaseUser, token_id: int) -> ApiToken:
     with transaction.atomic():
         token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
         if token is None:
-            raise NotFound("No such token.")
+            raise NotFound(gettext("No such token."))
         _managed(actor, token.user)
         token.delete()
         broadcast.on_commit(
@@ -152,7 +159,7 @@ async def redeem_ticket(ticket: str) -> tuple[int, int | None]:
     `CHAT_TICKET_SECONDS`."""
     value = await store().take(f"ticket:{_digest(ticket)}") if len(ticket) < 100 else None
     if value is None:
-        raise Unauthenticated("Unknown, used or expired ticket.")
+        raise Unauthenticated(gettext("Unknown, used or expired ticket."))
     user_id, _, token_id = value.partition(":")
     return int(user_id), int(token_id) if token_id else None
 
@@ -163,10 +170,10 @@ def ticket_holder(user_id: int, token_id: int | None) -> tuple[AbstractBaseUser,
     if token_id is not None:
         token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
         if token is None or (token.expires is not None and token.expires <= timezone.now()):
-            raise Unauthenticated("The ticket's token was revoked or has expired.")
+            raise Unauthenticated(gettext("The ticket's token was revoked or has expired."))
         user = token.user
     else:
         user = get_user_model().objects.filter(pk=user_id).first()
     if user is None or not user.is_active:
-        raise Unauthenticated("This account is deactivated.")
+        raise Unauthenticated(gettext("This account is deactivated."))
     return user, token

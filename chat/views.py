@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_sendfile import sendfile
@@ -169,7 +170,7 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         action = SETTINGS_ACTIONS.get(request.POST.get("action", ""))
         if action is None:
-            flash.error(request, "Unknown action.")
+            flash.error(request, gettext("Unknown action."))
             return redirect("room_settings", slug=room.slug)
         form_class, act = action
         form = form_class(request.POST)
@@ -179,7 +180,7 @@ def room_settings(request: HttpRequest, slug: str) -> HttpResponse:
             except ChatError as exc:
                 flash.error(request, exc.message)
             else:
-                flash.success(request, "Done.")
+                flash.success(request, gettext("Done."))
         else:
             flash.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("room_settings", slug=room.slug)
@@ -219,7 +220,7 @@ def room_leave(request: HttpRequest, slug: str) -> HttpResponse:
     except ChatError as exc:
         flash.error(request, exc.message)
         return redirect("room", slug=slug)
-    flash.success(request, f"You left {room.name}.")
+    flash.success(request, gettext("You left %(room)s.") % {"room": room.name})
     return redirect("lobby")
 
 
@@ -246,7 +247,9 @@ def block_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if "unblock" in request.POST:
             if blocks.unblock(blocker=request.user, username=request.POST["unblock"]):
-                flash.success(request, f"You unblocked {request.POST['unblock']}.")
+                flash.success(
+                    request, gettext("You unblocked %(name)s.") % {"name": request.POST["unblock"]}
+                )
             return redirect("block_settings")
         if form.is_valid():
             try:
@@ -254,7 +257,9 @@ def block_settings(request: HttpRequest) -> HttpResponse:
             except ChatError as exc:
                 form.add_error("username", exc.message)
             else:
-                flash.success(request, f"You blocked {made.blocked.username}.")
+                flash.success(
+                    request, gettext("You blocked %(name)s.") % {"name": made.blocked.username}
+                )
                 return redirect("block_settings")
     return render(
         request,
@@ -284,9 +289,9 @@ def _revoke(request: HttpRequest) -> None:
     try:
         revoked = tokens.revoke(actor=request.user, token_id=int(request.POST["revoke"]))
     except (ValueError, ChatError) as exc:
-        flash.error(request, getattr(exc, "message", "No such token."))
+        flash.error(request, getattr(exc, "message", gettext("No such token.")))
     else:
-        flash.success(request, f"The token {revoked.name!r} is revoked.")
+        flash.success(request, gettext("The token “%(name)s” is revoked.") % {"name": revoked.name})
 
 
 def _new_token(request: HttpRequest, form: TokenForm, user) -> dict:
@@ -336,7 +341,11 @@ def bot_settings(request: HttpRequest) -> HttpResponse:
                 return redirect("bot_settings")
             if action == "create" and bot_form.is_valid():
                 made = bots.create(owner=request.user, username=bot_form.cleaned_data["username"])
-                flash.success(request, f"Your bot {made.user.username} is ready: give it a token.")
+                flash.success(
+                    request,
+                    gettext("Your bot %(name)s is ready: give it a token.")
+                    % {"name": made.user.username},
+                )
                 return redirect("bot_settings")
             if action in BOT_ACTIONS:
                 bot = bots.set_active(
@@ -344,7 +353,12 @@ def bot_settings(request: HttpRequest) -> HttpResponse:
                     username=request.POST.get("username", ""),
                     active=BOT_ACTIONS[action],
                 )
-                flash.success(request, f"{bot.user.username} is {action}d.")
+                done = (
+                    gettext("%(name)s is deactivated.")
+                    if action == "deactivate"
+                    else gettext("%(name)s is reactivated.")
+                )
+                flash.success(request, done % {"name": bot.user.username})
                 return redirect("bot_settings")
             if action == "token" and form.is_valid():
                 bot = bots.owned(owner=request.user, username=request.POST.get("bot", ""))
@@ -375,7 +389,11 @@ def room_add_member(request: HttpRequest, slug: str) -> HttpResponse:
         except ChatError as exc:
             flash.error(request, exc.message)
         else:
-            flash.success(request, f"{member.user.username} is a member of {room.name}.")
+            flash.success(
+                request,
+                gettext("%(name)s is a member of %(room)s.")
+                % {"name": member.user.username, "room": room.name},
+            )
     return redirect("room", slug=room.slug)
 
 
@@ -388,14 +406,14 @@ def download(
     PNG, JPEG, GIF and WebP are shown inline; everything else, SVG and HTML included, is a
     download. The bytes come from nginx (X-Accel-Redirect) where it is configured."""
     if not request.user.is_authenticated:
-        raise Http404("No such file.")
+        raise Http404(gettext("No such file."))
     try:
         policy.check_scope(tokens.scopes_of(request.api_token), "download")
         found = attachments.for_download(user=request.user, attachment_id=attachment_id)
     except (NotFound, Forbidden) as exc:
         raise _page_error(exc) from None
     if thumbnail and not found.thumbnail:
-        raise Http404("That file has no thumbnail.")
+        raise Http404(gettext("That file has no thumbnail."))
     path = found.thumbnail.name if thumbnail else found.file.name
     content_type = "image/webp" if thumbnail else found.content_type
     inline = thumbnail or content_type in attachments.INLINE_TYPES.values()

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import policy
 from .errors import NotFound, Unauthenticated
@@ -74,9 +75,9 @@ def lock_for_write(
     params = [*([client_id] if client_id is not None else []), author.pk, now, now, room_id]
     locked = next(iter(Room.objects.raw(sql, params)), None)
     if locked is None:
-        raise NotFound("This room no longer exists.")
+        raise NotFound(gettext("This room no longer exists."))
     if not locked.author_active:
-        raise Unauthenticated("This account is no longer active.")
+        raise Unauthenticated(gettext("This account is no longer active."))
     last_write = locked.author_last_write
     if last_write is not None and timezone.is_naive(last_write):  # SQLite, through raw()
         last_write = timezone.make_aware(last_write, datetime.UTC)
@@ -119,5 +120,5 @@ def visible_message(room: Room, message_id: int, *, lock: bool = False) -> Messa
         messages = messages.select_for_update(of=("self",))
     message = messages.filter(pk=message_id, room=room).first()
     if message is None:
-        raise NotFound("No such message in this room.")
+        raise NotFound(gettext("No such message in this room."))
     return message

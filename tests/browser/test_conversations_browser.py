@@ -344,7 +344,8 @@ def test_a_phone_sized_screen_opens_the_sidebar_as_a_drawer(browser, site):
 
 def test_screenshots_for_the_readme(browser, site, alice, bob):
     """docs/screenshot-desktop.png and docs/screenshot-phone.png: a room in Chinese, with a
-    reply, reactions, code and the sidebar's counts."""
+    reply, reactions, code and the sidebar's counts; docs/screenshot-zh.png: the same with the
+    Chinese interface."""
     # The rooms and what was said in them, stored by the server's own services.
     _seed(
         site,
@@ -410,4 +411,41 @@ def test_screenshots_for_the_readme(browser, site, alice, bob):
         phone.assert_no_script_errors()
     finally:
         phone.page.context.close()
+
+    # docs/screenshot-zh.png: the same view from a browser that asks for Chinese. Alice's read
+    # mark goes back to where the English screenshot found it, so the "new messages" line shows.
+    _seed(
+        site,
+        "\n".join(
+            [
+                "from chat.models import Membership, Message",
+                "ok = Message.objects.get(body='八点可以 👍 我开车去接你')",
+                "Membership.objects.filter(room=ok.room, user=alice).update(last_read=ok.pk)",
+            ]
+        ),
+    )
+    chinese = browser.new_context(
+        storage_state=alice.page.context.storage_state(),
+        locale="zh-CN",
+        viewport={"width": 1280, "height": 800},
+    )
+    try:
+        page = chinese.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(room_url)
+        expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+        expect(page.locator("#conn-status")).to_have_attribute(
+            "data-state", "connected", timeout=WAIT_MS
+        )
+        expect(page.locator("#messages > li.is-first-unread .unread-divider")).to_have_text(
+            "新消息", timeout=WAIT_MS
+        )
+        expect(page.locator("#member-list .member.is-online")).to_have_count(2, timeout=WAIT_MS)
+        page.locator("#composer-input").fill("好的，周六见 😄")
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(SCREENSHOTS / "screenshot-zh.png"), animations="disabled")
+        assert not errors, errors
+    finally:
+        chinese.close()
     alice.assert_no_script_errors()

@@ -6,12 +6,12 @@ import {
   dayKey,
   dayLabel,
   daysAgo,
-  english,
   fullTime,
   localTimes,
   mediumDate,
   mediumDateTime,
   parseTime,
+  relativeTime,
   shortTime,
 } from "../../chat/static/chat/core/time.js";
 
@@ -52,8 +52,17 @@ describe("time", () => {
       dayLabel(new Date("2024-03-01T13:00:00Z"), { now, locale: "zh-Hans", timeZone: SHANGHAI }),
       "2024年3月1日星期五"
     );
-    const t = (key) => ({ today: "今天", yesterday: "昨天" })[key];
-    assert.equal(dayLabel(new Date("2024-03-05T13:00:00Z"), { now, locale: "zh-Hans", timeZone: SHANGHAI, t }), "昨天");
+  });
+
+  test("dayLabel in Chinese: 今天, 昨天, by the calendar of the reader's zone", () => {
+    const zh = { locale: "zh-Hans", timeZone: SHANGHAI };
+    const now = new Date("2024-03-06T15:00:00Z"); // 23:00 in Shanghai
+    assert.equal(dayLabel(new Date("2024-03-06T01:00:00Z"), { now, ...zh }), "今天"); // 09:00
+    assert.equal(dayLabel(new Date("2024-03-05T15:30:00Z"), { now, ...zh }), "昨天"); // 23:30 the day before
+    const evening = new Date("2024-03-05T23:00:00Z"); // 07:00 on the 6th in Shanghai, 18:00 on the 5th in New York
+    assert.equal(dayLabel(evening, { now, ...zh }), "今天");
+    assert.equal(dayLabel(evening, { now, ...en }), "Yesterday");
+    assert.equal(dayLabel(new Date("2024-03-04T13:00:00Z"), { now, ...zh }), "2024年3月4日星期一");
   });
 
   test("clockTime and fullTime follow the locale and the zone", () => {
@@ -67,7 +76,7 @@ describe("time", () => {
     const now = new Date("2024-03-06T15:00:00Z"); // 10:00 in New York
     const at = (iso) => plain(shortTime(new Date(iso), { now, ...en }));
     assert.equal(at("2024-03-06T14:59:30Z"), "now");
-    assert.equal(at("2024-03-06T14:55:00Z"), "5 min");
+    assert.equal(at("2024-03-06T14:55:00Z"), "5m ago");
     assert.equal(at("2024-03-06T13:00:00Z"), "8:00 AM");
     assert.equal(at("2024-03-05T20:00:00Z"), "Yesterday");
     assert.equal(at("2024-03-02T20:00:00Z"), "Sat");
@@ -75,8 +84,32 @@ describe("time", () => {
     assert.equal(at("2023-12-02T20:00:00Z"), "Dec 2, 2023");
   });
 
-  test("english fills placeholders", () => {
-    assert.equal(english("minutes", { n: 3 }), "3 min");
+  test("shortTime in Chinese: 现在, 分钟前, the time of day, 昨天, the weekday, the date", () => {
+    const now = new Date("2024-03-06T06:00:00Z"); // 14:00 in Shanghai
+    const at = (iso) => shortTime(new Date(iso), { now, locale: "zh-Hans", timeZone: SHANGHAI });
+    assert.equal(at("2024-03-06T05:59:30Z"), "现在");
+    assert.equal(at("2024-03-06T05:55:00Z"), "5分钟前");
+    assert.equal(at("2024-03-06T01:05:00Z"), "9:05");
+    assert.equal(at("2024-03-05T12:00:00Z"), "昨天");
+    assert.equal(at("2024-03-02T12:00:00Z"), "周六");
+    assert.equal(at("2024-01-02T12:00:00Z"), "1月2日");
+  });
+
+  test("times of day are the reader's zone's, written in the page's language", () => {
+    const date = new Date("2024-03-05T06:30:00Z");
+    assert.equal(clockTime(date, { locale: "zh-Hans", timeZone: SHANGHAI }), "14:30");
+    assert.equal(clockTime(date, { locale: "zh-Hans", timeZone: "Europe/London" }), "6:30");
+    assert.equal(plain(clockTime(date, { locale: "en", timeZone: "Asia/Tokyo" })), "3:30 PM");
+    assert.match(fullTime(date, { locale: "zh-Hans", timeZone: SHANGHAI }), /^2024年3月5日星期二 14:30$/);
+  });
+
+  test("relativeTime speaks the locale's words", () => {
+    assert.equal(relativeTime(-1, "day", { locale: "zh-Hans" }), "昨天");
+    assert.equal(relativeTime(0, "day", { locale: "zh-Hans" }), "今天");
+    assert.equal(relativeTime(-3, "hour", { locale: "zh-Hans" }), "3小时前");
+    assert.equal(relativeTime(2, "minute", { locale: "zh-Hans" }), "2分钟后");
+    assert.equal(relativeTime(-1, "day", { locale: "en" }), "yesterday");
+    assert.equal(relativeTime(-5, "minute", { locale: "en", style: "narrow" }), "5m ago");
   });
 
   test("localTimes rewrites the times in a server's text and nothing else", () => {

@@ -13,37 +13,12 @@ import { groupFlags } from "../../chat/static/chat/views/log.js";
 import { sortMembers } from "../../chat/static/chat/views/members.js";
 import { describeNotify } from "../../chat/static/chat/views/notifications.js";
 import { sortEntries } from "../../chat/static/chat/views/sidebar.js";
-import { duration, errorText, fileSize, formatOptions, has, t, uploadErrorText } from "../../chat/static/chat/views/strings.js";
+import { fileSize, has, uploadErrorText } from "../../chat/static/chat/views/strings.js";
 
 const VIEWS = new URL("../../chat/static/chat/views/", import.meta.url);
 const ENTRIES = new URL("../../chat/static/chat/", import.meta.url);
 
 describe("strings", () => {
-  test("placeholders are filled; a missing value stays visible; plurals follow the count", () => {
-    assert.equal(t("typing_one", { name: "bob" }), "bob is typing…");
-    assert.equal(t("typing_one"), "{name} is typing…");
-    assert.equal(t("log_unseen", { count: 1 }), "1 new message");
-    assert.equal(t("log_unseen", { count: 3 }), "3 new messages");
-    assert.equal(t("no such key"), "no such key");
-  });
-
-  test("durations as slow mode shows them", () => {
-    assert.equal(duration(30), "30 s");
-    assert.equal(duration(120), "2 min");
-    assert.equal(duration(7200), "2 h");
-    assert.equal(duration(90), "90 s");
-  });
-
-  test("a refusal's reason: our words for a known code, else the server's", () => {
-    assert.equal(errorText({ code: "disconnected" }), "not connected; try again in a moment.");
-    assert.equal(errorText({ code: "weird", message: "Something odd." }), "Something odd.");
-  });
-
-  test("dates speak the catalog's words", () => {
-    assert.equal(formatOptions().t("today"), "Today");
-    assert.equal(formatOptions().t("minutes", { n: 5 }), "5 min");
-  });
-
   test("every key a view or an entry module asks for is in the catalog", () => {
     const files = [
       ...readdirSync(VIEWS).map((name) => new URL(name, VIEWS)),

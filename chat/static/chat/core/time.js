@@ -1,8 +1,8 @@
 /*
  * Dates without the DOM. Every function takes the locale and time zone to write in (the
  * page's language, the browser's zone), so that a Chinese page reads Chinese dates and tests
- * do not depend on the machine they run on. Words ("Today") come from a translation function
- * `t(key, values)`; `english` is the default.
+ * do not depend on the machine they run on. Words too come from Intl ("today" and "今天",
+ * "5m ago" and "5分钟前": Intl.RelativeTimeFormat), so this module holds no translations.
  */
 
 const DAY = 86400000;
@@ -18,20 +18,31 @@ function formatter(locale, timeZone, options) {
   return formats.get(key);
 }
 
-const ENGLISH = {
-  today: "Today",
-  yesterday: "Yesterday",
-  now: "now",
-  minutes: "{n} min",
-};
+const relatives = new Map();
+
+/** An Intl.RelativeTimeFormat ("yesterday", "5m ago"), built once per locale and style. */
+function relative(locale, style) {
+  const key = `${locale} ${style}`;
+  if (!relatives.has(key)) {
+    relatives.set(key, new Intl.RelativeTimeFormat(locale, { numeric: "auto", style }));
+  }
+  return relatives.get(key);
+}
+
+/** The first letter in capitals, as the locale writes them ("today" → "Today"; 今天 stays). */
+function capitalized(text, locale) {
+  return text.charAt(0).toLocaleUpperCase(locale) + text.slice(1);
+}
 
 /**
- * The default translation.
- * @param {"today"|"yesterday"|"now"|"minutes"} key
- * @param {Record<string, string|number>} [values] for placeholders: "{n} min"
+ * A time relative to now in the locale's words: relativeTime(-1, "day", ...) is "yesterday",
+ * "昨天"; relativeTime(-5, "minute", ...) "5 minutes ago", "5分钟前".
+ * @param {number} value negative for the past
+ * @param {Intl.RelativeTimeFormatUnit} unit
+ * @param {{locale: string, style?: "long"|"short"|"narrow"}} context
  */
-export function english(key, values = {}) {
-  return ENGLISH[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+export function relativeTime(value, unit, { locale, style = "long" }) {
+  return relative(locale, style).format(value, unit);
 }
 
 /**
@@ -81,21 +92,18 @@ export function daysAgo(date, now, timeZone) {
  * @property {Date} now
  * @property {string} locale a BCP 47 tag: "en", "zh-Hans"
  * @property {string} timeZone an IANA zone
- * @property {(key: string, values?: object) => string} [t] translation (default `english`)
  */
 
 /**
- * A day divider's label: "Today", "Yesterday", else the full date ("Tuesday, March 5, 2024").
+ * A day divider's label: "Today", "Yesterday" ("今天", "昨天"), else the full date
+ * ("Tuesday, March 5, 2024", "2024年3月5日星期二").
  * @param {Date} date
  * @param {TimeContext} context
  */
-export function dayLabel(date, { now, locale, timeZone, t = english }) {
+export function dayLabel(date, { now, locale, timeZone }) {
   const days = daysAgo(date, now, timeZone);
-  if (days === 0) {
-    return t("today");
-  }
-  if (days === 1) {
-    return t("yesterday");
+  if (days === 0 || days === 1) {
+    return capitalized(relativeTime(-days, "day", { locale }), locale);
   }
   return formatter(locale, timeZone, { weekday: "long", year: "numeric", month: "long", day: "numeric" }).format(date);
 }
@@ -119,25 +127,25 @@ export function fullTime(date, { locale, timeZone }) {
 }
 
 /**
- * A list's short time: "now", "5 min", "2:05 PM" (today), "Yesterday", "Mon" (this week),
- * "Mar 3" (this year), "Mar 3, 2023".
+ * A list's short time: "now", "5m ago", "2:05 PM" (today), "Yesterday", "Mon" (this week),
+ * "Mar 3" (this year), "Mar 3, 2023"; in Chinese "现在", "5分钟前", "14:05", "昨天", "周一"...
  * @param {Date} date
  * @param {TimeContext} context
  */
-export function shortTime(date, { now, locale, timeZone, t = english }) {
+export function shortTime(date, { now, locale, timeZone }) {
   const ago = now.getTime() - date.getTime();
   if (ago < 60000) {
-    return t("now");
+    return relativeTime(0, "second", { locale });
   }
   if (ago < 3600000) {
-    return t("minutes", { n: Math.floor(ago / 60000) });
+    return relativeTime(-Math.floor(ago / 60000), "minute", { locale, style: "narrow" });
   }
   const days = daysAgo(date, now, timeZone);
   if (days <= 0) {
     return clockTime(date, { locale, timeZone });
   }
   if (days === 1) {
-    return t("yesterday");
+    return capitalized(relativeTime(-1, "day", { locale }), locale);
   }
   if (days < 7) {
     return formatter(locale, timeZone, { weekday: "short" }).format(date);

@@ -60,7 +60,7 @@ export class ReportDialog {
   open(message) {
     this.#id = message.id;
     this.#opener = document.activeElement;
-    this.#ui.author.textContent = `${message.author}:`;
+    this.#ui.author.textContent = t("report_author", { name: message.author });
     this.#ui.body.textContent = oneLine(message.body, EXCERPT * 2);
     this.#ui.reason.value = "";
     this.#count();

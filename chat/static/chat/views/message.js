@@ -10,7 +10,7 @@ import { oneLine } from "../core/text.js";
 import { clockTime, dayLabel, fullTime, parseTime } from "../core/time.js";
 import { renderAttachments } from "./attachments.js";
 import { avatar, button, el, icon } from "./dom.js";
-import { formatOptions, t } from "./strings.js";
+import { errorText, formatOptions, nameList, t } from "./strings.js";
 
 /**
  * @typedef {object} MessageContext what a message's look depends on besides itself
@@ -118,8 +118,8 @@ export function reactionsRow(message, ctx) {
     chip.dataset.action = "toggle-reaction";
     chip.dataset.emoji = r.emoji;
     chip.setAttribute("aria-pressed", r.mine ? "true" : "false");
-    chip.title = t("reaction_by", { names: r.users.join(", ") });
-    chip.setAttribute("aria-label", t("reaction_label", { emoji: r.emoji, count: r.count, names: r.users.join(", ") }));
+    chip.title = nameList(r.users);
+    chip.setAttribute("aria-label", t("reaction_label", { emoji: r.emoji, count: r.count, names: nameList(r.users) }));
     chip.disabled = !ctx.canPost;
     chip.append(el("span", "reaction-emoji", r.emoji), el("span", "reaction-count", String(r.count)));
     row.append(chip);
@@ -221,7 +221,7 @@ export function updatePending(li, entry, how) {
   if (how.closed && entry.state !== "failed") {
     text = t("pending_not_sent");
   } else if (entry.state === "failed") {
-    text = t("pending_failed", { reason: how.localTimes(entry.error?.message || entry.error?.code || "") });
+    text = t("pending_failed", { reason: how.localTimes(errorText(entry.error || {})) });
   } else if (entry.state === "waiting") {
     text = how.slowMode ? t("pending_slow_mode", { seconds: waitFor }) : t("pending_too_fast", { seconds: waitFor });
   } else if (!how.connected) {

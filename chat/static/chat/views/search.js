@@ -12,7 +12,7 @@ import { MessageSearch, pieceRanges } from "../core/search.js";
 import { fullTime, parseTime, shortTime } from "../core/time.js";
 import { byId, el, icon, isModifiedClick } from "./dom.js";
 import { roomLabel } from "./header.js";
-import { formatOptions, t } from "./strings.js";
+import { errorText, formatOptions, t } from "./strings.js";
 
 /** GET a JSON document of the site, whatever its status: the status and the body (null if none). */
 async function getJson(path, signal) {
@@ -411,7 +411,7 @@ export class SearchView {
       } else if (error.code === "network") {
         text = t("search_no_answer");
       } else {
-        text = error.message || t("search_failed", { reason: error.code });
+        text = t("search_failed", { reason: errorText(error) });
       }
     } else if (state.loading === "first") {
       text = t("search_searching");

@@ -243,7 +243,7 @@ def test_a_reaction_shows_live_for_the_other_user(site, alice, bob):
     # Alice adds hers by clicking it; bob takes his back the same way.
     theirs.click()
     expect(theirs.locator(".reaction-count")).to_have_text("2", timeout=WAIT_MS)
-    expect(his).to_have_attribute("title", "bob, alice", timeout=WAIT_MS)
+    expect(his).to_have_attribute("title", "bob and alice", timeout=WAIT_MS)
     his.click()
     expect(theirs.locator(".reaction-count")).to_have_text("1", timeout=WAIT_MS)
     expect(theirs).to_have_attribute("title", "alice")

@@ -236,7 +236,7 @@ def test_refusals_and_close_codes_the_server_may_send_are_explained(site, alice)
         failed = mocked.locator("#pending > li.is-failed")
         expect(failed).to_have_count(1, timeout=WAIT_MS)
         expect(failed.locator(".msg-status")).to_contain_text(
-            re.compile(r"^Not sent: You are muted in this room until .*2031")
+            re.compile(r"^Not sent: you are muted in this room until .*2031")
         )
         expect(failed.locator(".msg-status")).not_to_contain_text("T10:30")
         assert any(f["type"] == "message.send" for f in sent), sent
@@ -245,7 +245,7 @@ def test_refusals_and_close_codes_the_server_may_send_are_explained(site, alice)
         sockets[-1].close(code=4429, reason="stand-in")
         notice = mocked.locator("#room-notice")
         expect(notice).to_have_text(
-            re.compile(r"^Disconnected for flooding; reconnecting in \d+ s\.$"),
+            re.compile(r"^Disconnected for sending too much; reconnecting in \d+ s\.$"),
             timeout=WAIT_MS,
         )
         expect(mocked.locator("#conn-status")).to_have_attribute("data-state", "reconnecting")

@@ -411,7 +411,9 @@ export class SearchView {
       } else if (error.code === "network") {
         text = t("search_no_answer");
       } else {
-        text = t("search_failed", { reason: errorText(error) });
+        // The API answers in the page's language (the request carries its cookie): its
+        // words say more ("at most 200 characters") than ours for the code.
+        text = error.message || t("search_failed", { reason: errorText(error) });
       }
     } else if (state.loading === "first") {
       text = t("search_searching");

@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 
 from . import broadcast, policy, protocol
 from .errors import Forbidden, Invalid, NotFound, TooLong
-from .models import Bot, Membership, ModerationLog, Room, RoomBan
+from .models import Membership, ModerationLog, Room, RoomBan
 
 NAME_MAX_LENGTH = 80
 
@@ -120,15 +120,12 @@ def get_room(slug: str) -> Room:
         raise NotFound(gettext("No such room.")) from None
 
 
-def membership(user: AbstractBaseUser, room: Room) -> Membership | None:
-    return Membership.objects.filter(room=room, user=user).first()
-
-
 def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
     """The room if the user may open it, joining public rooms on first visit."""
-    room = get_room(slug)
+    # The membership and its room in one query: most sockets open a room of their own.
+    member = Membership.objects.select_related("room").filter(room__slug=slug, user=user).first()
+    room = member.room if member is not None else get_room(slug)
     policy.check_may_open(user, room)
-    member = membership(user, room)
     if member is None:
         if room.kind != Room.Kind.PUBLIC:
             raise Forbidden(gettext("This room is for its members only."))
@@ -137,14 +134,6 @@ def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
             announce_members(room.pk)
             joined(user.pk, room, room.name)
     return room, member
-
-
-def member_usernames(room_id: int) -> list[str]:
-    return list(
-        Membership.objects.filter(room_id=room_id)
-        .order_by("user__username")
-        .values_list("user__username", flat=True)
-    )
 
 
 def add_member(*, actor: AbstractBaseUser, room: Room, username: str) -> Membership:
@@ -198,10 +187,14 @@ def leave_room(*, user: AbstractBaseUser, room: Room) -> None:
 def members(room_id: int) -> dict[str, list[str]]:
     """The room's members, and which of them are bots (the interface marks them): for `ready`
     and `members` frames."""
-    bots = Bot.objects.filter(user__memberships__room_id=room_id)
+    rows = list(
+        Membership.objects.filter(room_id=room_id)
+        .order_by("user__username")
+        .values_list("user__username", "user__bot__owner_id")  # one query for both lists
+    )
     return {
-        "members": member_usernames(room_id),
-        "bots": sorted(bots.values_list("user__username", flat=True)),
+        "members": [name for name, _ in rows],
+        "bots": [name for name, owner in rows if owner is not None],
     }
 
 

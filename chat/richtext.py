@@ -96,8 +96,37 @@ def _render_mention(renderer, tokens: list[Token], index: int, options, env) -> 
 _markdown.add_render_rule("mention", _render_mention)
 
 
+# Most chat lines are plain text: no character Markdown, a link or a mention could start
+# from, no line that could open a list, a quote or a code block. Those render as their lines
+# in paragraphs, exactly what the full path makes of them (tests/test_rich_messages.py compares
+# the two on generated text), in a microsecond instead of ~90 (docs/performance.md).
+_NOT_PLAIN = re.compile(
+    r"[\\`*_~\[\]<>&@:\x00-\x09\x0b-\x1f\x7f-\x9f]"  # Markdown's, a mention's, controls
+    r"|[^\S \n]"  # whitespace but spaces and line breaks
+    r"|[^\W_]\.[^\W_]"  # a host name's dot
+    r"|\n\n\n"
+)
+_BLOCK_START = re.compile(r"^(?: |[-+>]|\d{1,9}[.)])", re.MULTILINE)
+
+
+def _plain(body: str) -> str | None:
+    """The HTML of a body of plain text, or None when Markdown has to read it."""
+    if not body or body != body.strip() or _NOT_PLAIN.search(body) or _BLOCK_START.search(body):
+        return None
+    return "\n".join(
+        "<p>" + "<br>\n".join(line.rstrip(" ") for line in paragraph.split("\n")) + "</p>"
+        for paragraph in body.split("\n\n")
+    )
+
+
 def render(body: str, members: Collection[str] = ()) -> str:
     """The body as safe HTML; `members`: the usernames of the room's members it mentions."""
+    plain = _plain(body)
+    return plain if plain is not None else render_markdown(body, members)
+
+
+def render_markdown(body: str, members: Collection[str] = ()) -> str:
+    """`render` without its shortcut for plain text."""
     tokens = _markdown.parse(body)
     if members:
         _mark_mentions(tokens, members)

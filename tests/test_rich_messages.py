@@ -7,6 +7,8 @@ import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from django.apps import apps
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chat import blocks, messages, moderation, richtext, rooms
 from chat.models import Message, Reaction
@@ -35,6 +37,35 @@ pytestmark = pytest.mark.django_db(transaction=True)
 )
 def test_markdown_renders_to_safe_html(body, html):
     assert richtext.render(body) == html
+
+
+# Text a chat line is made of: Latin and Chinese letters, digits, punctuation of both, the
+# spaces and line breaks that decide paragraphs; and, less often, what Markdown reacts to.
+PLAIN = list("ab xyZ09  \n\n.,;!?()'\"#=|{}%$/你好聊天室，。！？“”（）、😀")
+MARKUP = list("-+>*_~`[]<>&@:\t\u3000\u00a0\r\x01\x85")
+CHAT_TEXT = st.one_of(
+    st.text(alphabet=st.sampled_from(PLAIN), max_size=40),
+    st.text(alphabet=st.sampled_from(PLAIN + MARKUP), max_size=40),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(CHAT_TEXT.map(str.strip))
+def test_the_plain_text_shortcut_renders_what_markdown_does(body):
+    """`render` skips Markdown for plain text; whatever it lets through must come out as the
+    full path makes it, byte for byte."""
+    shortcut = richtext._plain(body)
+    if shortcut is not None:
+        assert shortcut == richtext.render_markdown(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["好的，周六见", "see you at 3 (ok?)", "one\ntwo  \nthree", "para one\n\npara two", '"quoted"'],
+)
+def test_common_chat_lines_take_the_shortcut(body):
+    assert richtext._plain(body) is not None
+    assert richtext.render(body) == richtext.render_markdown(body)
 
 
 def test_links_are_http_https_or_mailto_and_open_elsewhere_without_a_referrer():

@@ -10,7 +10,7 @@ sockets elsewhere (`notify`); in other rooms the members it mentions by `@userna
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -78,12 +78,12 @@ def post(
             _resend(existing)
             return existing, False
         writing.check_write(author, room, writer)
-        body = policy.filter_terms(body)
+        body = policy.filter_terms(body, room.blocked_terms)
         original = writing.visible_message(room, reply_to) if reply_to is not None else None
         files = chat_attachments.claim(author=author, room=room, ids=list(attachments))
         named = _named_members(room, body)
         # No other transaction can store this client_id meanwhile: it would hold the room's lock.
-        message = Message.objects.create(
+        message = Message(
             room=room,
             author=author,
             body=body,
@@ -92,6 +92,7 @@ def post(
             client_id=client_id,
             reply_to=original,
         )
+        _insert(message)
         if files:
             Attachment.objects.filter(pk__in=[file.pk for file in files]).update(message=message)
         message.attachment_list = files
@@ -106,6 +107,28 @@ def post(
         for user_id in _to_notify(message, named):
             broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
+
+
+# Message's columns but its id, in the order of INSERT's values (chat.messages._insert).
+_COLUMNS = [field for field in Message._meta.concrete_fields if not field.primary_key]
+
+
+def _insert(message: Message) -> None:
+    """`message.save()` for a new row, by plain SQL: the ORM compiles its INSERT anew for
+    every message (docs/performance.md, issue 17)."""
+    values = [
+        field.get_db_prep_save(field.pre_save(message, True), connection) for field in _COLUMNS
+    ]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _COLUMNS)
+    sql = (
+        f"INSERT INTO {Message._meta.db_table} ({columns})"
+        f" VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        message.pk = cursor.fetchone()[0]
+    message._state.adding = False
+    message._state.db = connection.alias
 
 
 def _resend(message: Message) -> None:
@@ -190,7 +213,7 @@ def edit(*, actor: AbstractBaseUser, room: Room, message_id: int, body: str) -> 
         if message.author_id != actor.pk:
             raise Forbidden(gettext("Only its author may edit a message."))
         writing.check_write(actor, room, writer)
-        message.body = policy.filter_terms(body)
+        message.body = policy.filter_terms(body, room.blocked_terms)
         named = _named_members(room, message.body)
         message.html = richtext.render(message.body, named)
         message.search_text = search.index_text(message.body)

@@ -18,7 +18,6 @@ from enum import IntEnum
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -293,15 +292,10 @@ def _term_pattern(term: str) -> re.Pattern:
     return re.compile(start + re.escape(term) + end, re.IGNORECASE)
 
 
-def filter_terms(body: str) -> str:
+def filter_terms(body: str, terms: list[tuple[str, str]]) -> str:
     """Refuse a body with a blocked term, or mask the term, as each term is set in admin.
-
-    The terms are read on every write, so an edit in admin holds for the next one in every
-    process; by plain SQL, as the ORM's query compiling cost more than the query (every post
-    comes here)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT term, action FROM {BlockedTerm._meta.db_table} ORDER BY term")
-        terms = cursor.fetchall()
+    `terms`: (term, action) pairs, read with the room's lock on every write
+    (`writing.lock_for_write`), so an edit in admin holds for the next one in every process."""
     for term, action in terms:
         pattern = _term_pattern(term)
         if action == BlockedTerm.Action.REFUSE and pattern.search(body):

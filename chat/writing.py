@@ -6,6 +6,7 @@ Messages, edits, reactions and uploads all come through here, so that every rule
 """
 
 import datetime
+import json
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,7 +16,7 @@ from django.utils.translation import gettext
 
 from . import policy
 from .errors import NotFound, Unauthenticated
-from .models import Membership, Message, Mute, Room, RoomBan
+from .models import BlockedTerm, Membership, Message, Mute, Room, RoomBan
 
 # What a message's data needs beside its row (chat.protocol.message_data).
 RELATED = ("room", "author", "author__bot", "reply_to__author")
@@ -24,13 +25,21 @@ _WRITING = """
 SELECT r.*, a.is_active AS author_active, a.is_staff AS author_staff,
     a.is_superuser AS author_superuser, m.role AS author_role, m.last_write AS author_last_write,
     b.id AS ban_id, u.id AS mute_id, {existing} AS existing_id,
-    (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id
+    (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id,
+    {terms} AS blocked_terms
 FROM {room} r
 LEFT JOIN {user} a ON a.id = %s
 LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = a.id
 LEFT JOIN {ban} b ON b.room_id = r.id AND b.user_id = a.id AND (b.until IS NULL OR b.until > %s)
 LEFT JOIN {mute} u ON u.room_id = r.id AND u.user_id = a.id AND u.until > %s
 WHERE r.id = %s"""
+# The blocked terms as a JSON list of [term, action], in the same statement.
+_TERMS = {
+    "postgresql": "(SELECT json_agg(json_build_array(t.term, t.action) ORDER BY t.term)"
+    " FROM {terms} t)",
+    "sqlite": "(SELECT json_group_array(json_array(t.term, t.action))"
+    " FROM (SELECT term, action FROM {terms} ORDER BY term) t)",
+}
 _EXISTING = (
     "(SELECT e.id FROM {message} e WHERE e.room_id = r.id AND e.author_id = a.id"
     " AND e.client_id = %s)"
@@ -46,7 +55,8 @@ def lock_for_write(
     a write needs from other tables, read fresh: the author's rank, ban, mute and slow-mode
     interval (`policy.Writer`); `existing_id` (a message stored before under `client_id`);
     `last_message_id` (the room's newest message: the one a new message follows, see
-    `chat.fanout`).
+    `chat.fanout`); `blocked_terms` (`policy.filter_terms`), read on every write so that an
+    edit in admin holds for the next one, in this statement rather than one of their own.
 
     The lock is its own statement, taken before the reads: in PostgreSQL's READ COMMITTED a
     statement sees the database as of its start, so reads made in the statement that waited
@@ -71,11 +81,15 @@ def lock_for_write(
         "message": Message._meta.db_table,
     }
     existing = _EXISTING.format(**tables) if client_id is not None else "NULL"
-    sql = _WRITING.format(existing=existing, **tables)
+    terms = _TERMS[connection.vendor].format(terms=BlockedTerm._meta.db_table)
+    sql = _WRITING.format(existing=existing, terms=terms, **tables)
     params = [*([client_id] if client_id is not None else []), author.pk, now, now, room_id]
     locked = next(iter(Room.objects.raw(sql, params)), None)
     if locked is None:
         raise NotFound(gettext("This room no longer exists."))
+    terms = locked.blocked_terms  # JSON text, or decoded by the driver; NULL for none
+    terms = json.loads(terms) if isinstance(terms, str) else terms or []
+    locked.blocked_terms = [(term, action) for term, action in terms]
     if not locked.author_active:
         raise Unauthenticated(gettext("This account is no longer active."))
     last_write = locked.author_last_write

@@ -95,9 +95,13 @@ def log_in(
     *,
     viewport: dict[str, int] | None = None,
     init_script: str | None = None,
+    locale: str | None = None,
 ) -> User:
-    """A new browser context for `name`, logged in through the login form."""
-    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    """A new browser context for `name`, logged in through the login form. `locale`: the
+    browser's language (its Accept-Language), e.g. "zh-CN"."""
+    context = browser.new_context(
+        viewport=viewport or {"width": 1280, "height": 800}, locale=locale
+    )
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
@@ -112,9 +116,10 @@ def log_in(
     )
     page.on("websocket", lambda ws: user.sockets.append(ws.url))
     page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    # By the fields' ids: their labels are in the page's language.
+    page.locator("#id_username").fill(name)
+    page.locator("#id_password").fill(password)
+    page.locator("#id_password").press("Enter")
     expect(page).to_have_url(f"{base}/", timeout=WAIT_MS)
     return user
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .helpers import WAIT_MS, Site, User, expect_connected, manage, say
+from .helpers import WAIT_MS, Site, User, expect_connected, log_in, manage, say
 
 pytestmark = pytest.mark.browser
 
@@ -23,24 +23,9 @@ GREETING = "大家好，今天下午三点开会"
 
 
 def _chinese_user(browser: Browser, site: Site, name: str) -> User:
-    """`name` logged in from a browser whose language is Chinese (the login form is found by
-    its fields, not by English labels)."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    user = User(name, page)
-    page.on("pageerror", lambda error: user.errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            "Content Security Policy" in message.text and user.errors.append(message.text)
-        ),
-    )
-    page.goto(f"{site.base}/accounts/login/")
-    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
-    page.locator("#id_username").fill(name)
-    page.locator("#id_password").fill(PASSWORDS[name])
-    page.locator("#id_password").press("Enter")
-    expect(page).to_have_url(f"{site.base}/", timeout=WAIT_MS)
+    """`name` logged in from a browser whose language is Chinese: the lobby is Chinese."""
+    user = log_in(browser, site.base, name, PASSWORDS[name], locale="zh-CN")
+    expect(user.page.locator("html")).to_have_attribute("lang", "zh-Hans")
     return user
 
 

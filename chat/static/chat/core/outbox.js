@@ -16,6 +16,7 @@
 import { backoffDelay } from "./backoff.js";
 import { CONFIRM_WAIT, RETRY_MARGIN } from "./constants.js";
 import { Emitter } from "./emitter.js";
+import { Hold } from "./hold.js";
 import { DISCONNECTED } from "./requests.js";
 
 /** Refusals that pass by themselves: the entry is sent again after `retry_after` (or backoff). */
@@ -48,7 +49,7 @@ export class Outbox extends Emitter {
   #entries = [];
   #active = false;
   #inFlight = null; // the entry whose answer decides whether the next may go
-  #hold = null; // the timer of a waiting entry: nothing is sent before it fires
+  #hold; // the timer of a waiting entry: nothing is sent before it fires
   #sending = new Map(); // entry -> {timer}: its latest send; answers to older sends are ignored
   #failures = 0;
 
@@ -65,6 +66,10 @@ export class Outbox extends Emitter {
     super();
     this.#request = request;
     this.#deps = { setTimeout, clearTimeout, now, random, newId };
+    this.#hold = new Hold(this.#deps, {
+      onChange: (entry) => this.emit("change", { kind: "updated", entry }),
+      onOver: () => this.#pump(),
+    });
   }
 
   /** @returns {OutboxEntry[]} oldest first */
@@ -153,15 +158,7 @@ export class Outbox extends Emitter {
   /** The socket is ready: send what waits, each with its own client_id again. */
   resume() {
     this.#active = true;
-    const waiting = this.#entries.find((e) => e.state === "waiting");
-    if (waiting && this.#hold === null) {
-      const left = waiting.retryAt - this.#deps.now();
-      if (left > 0) {
-        this.#wait(waiting, left);
-      } else {
-        this.#release(waiting);
-      }
-    }
+    this.#hold.resume(this.#entries);
     this.#pump();
   }
 
@@ -169,7 +166,7 @@ export class Outbox extends Emitter {
   pause() {
     this.#active = false;
     this.#inFlight = null;
-    this.#clearHold();
+    this.#hold.clear();
     for (const entry of [...this.#sending.keys()]) {
       this.#forget(entry);
     }
@@ -187,7 +184,7 @@ export class Outbox extends Emitter {
 
   /** Send entries in order: one waits for its answer before the next goes. */
   #pump() {
-    while (this.#active && this.#inFlight === null && this.#hold === null) {
+    while (this.#active && this.#inFlight === null && !this.#hold.held) {
       const next = this.#entries.find((e) => e.state === "queued");
       if (!next) {
         return;
@@ -257,40 +254,13 @@ export class Outbox extends Emitter {
           ? error.retry_after * 1000 + RETRY_MARGIN
           : backoffDelay(this.#failures++, this.#deps.random);
       entry.retryAt = this.#deps.now() + delay;
-      this.#wait(entry, delay);
+      this.#hold.wait(entry, delay);
     } else {
       entry.state = "failed";
       entry.error = { code: error.code, message: error.message };
     }
     this.emit("change", { kind: "updated", entry });
     this.#pump();
-  }
-
-  /** Hold every send for `delay` ms (slow mode and rate limits apply to the next ones too). */
-  #wait(entry, delay) {
-    entry.state = "waiting";
-    this.#clearHold();
-    this.#hold = this.#deps.setTimeout(() => {
-      this.#hold = null;
-      this.#release(entry);
-      this.#pump();
-    }, delay);
-  }
-
-  /** A wait is over: the entry may go again. */
-  #release(entry) {
-    if (entry.state === "waiting") {
-      entry.state = "queued";
-      entry.retryAt = null;
-      this.emit("change", { kind: "updated", entry });
-    }
-  }
-
-  #clearHold() {
-    if (this.#hold !== null) {
-      this.#deps.clearTimeout(this.#hold);
-      this.#hold = null;
-    }
   }
 
   #forget(entry) {
@@ -304,7 +274,7 @@ export class Outbox extends Emitter {
   #remove(entry) {
     this.#forget(entry);
     if (entry.state === "waiting") {
-      this.#clearHold();
+      this.#hold.clear();
     }
     this.#entries.splice(this.#entries.indexOf(entry), 1);
     if (this.#inFlight === entry) {

@@ -29,6 +29,7 @@ import {
   UPLOAD_WINDOW,
 } from "./constants.js";
 import { Emitter } from "./emitter.js";
+import { Hold } from "./hold.js";
 import { DISCONNECTED } from "./requests.js";
 
 /** A chunk's header: the upload's 16-byte id and its 8-byte offset. */
@@ -108,7 +109,7 @@ export class Uploads extends Emitter {
   #entries = [];
   #runs = new Map(); // entry -> its current attempt: {upload, id, chunk, offset, pumping, timer}
   #active = false;
-  #hold = null; // after a `rate_limited` start: no upload starts before it fires
+  #hold; // after a `rate_limited` start: no upload starts before it fires
   #failures = 0;
   #last = 0;
 
@@ -129,6 +130,10 @@ export class Uploads extends Emitter {
     this.#sendBinary = sendBinary;
     this.#bufferedAmount = bufferedAmount;
     this.#deps = { setTimeout, clearTimeout, now, random };
+    this.#hold = new Hold(this.#deps, {
+      onChange: (entry) => this.emit("change", { kind: "updated", entry }),
+      onOver: () => this.#pump(),
+    });
     this.#maxBytes = maxBytes;
   }
 
@@ -206,7 +211,7 @@ export class Uploads extends Emitter {
     }
     this.#stop(entry, { cancel: true });
     if (entry.state === "waiting") {
-      this.#clearHold();
+      this.#hold.clear();
     }
     this.#entries.splice(this.#entries.indexOf(entry), 1);
     this.emit("change", { kind: "removed", entry });
@@ -279,15 +284,7 @@ export class Uploads extends Emitter {
   /** The socket is ready: start what waits. */
   resume() {
     this.#active = true;
-    const waiting = this.#entries.find((e) => e.state === "waiting");
-    if (waiting && this.#hold === null) {
-      const left = waiting.retryAt - this.#deps.now();
-      if (left > 0) {
-        this.#wait(waiting, left);
-      } else {
-        this.#release(waiting);
-      }
-    }
+    this.#hold.resume(this.#entries);
     this.#pump();
   }
 
@@ -297,7 +294,7 @@ export class Uploads extends Emitter {
    */
   pause() {
     this.#active = false;
-    this.#clearHold();
+    this.#hold.clear();
     for (const entry of this.#entries) {
       if (RUNNING.has(entry.state)) {
         this.#stop(entry, { cancel: false });
@@ -322,7 +319,7 @@ export class Uploads extends Emitter {
 
   /** Start queued entries while fewer than UPLOADS_AT_ONCE run. */
   #pump() {
-    while (this.#active && this.#hold === null) {
+    while (this.#active && !this.#hold.held) {
       const running = this.#entries.filter((e) => RUNNING.has(e.state)).length;
       const next = this.#entries.find((e) => e.state === "queued");
       if (!next || running >= UPLOADS_AT_ONCE) {
@@ -451,7 +448,7 @@ export class Uploads extends Emitter {
           ? error.retry_after * 1000 + RETRY_MARGIN
           : backoffDelay(this.#failures++, this.#deps.random);
       entry.retryAt = this.#deps.now() + delay;
-      this.#wait(entry, delay);
+      this.#hold.wait(entry, delay);
       this.emit("change", { kind: "updated", entry });
     } else {
       this.#fail(entry, error.code, error.message);
@@ -495,29 +492,4 @@ export class Uploads extends Emitter {
     entry.retryAt = null;
   }
 
-  /** Hold every start for `delay` ms (the upload rate limit holds for the next ones too). */
-  #wait(entry, delay) {
-    entry.state = "waiting";
-    this.#clearHold();
-    this.#hold = this.#deps.setTimeout(() => {
-      this.#hold = null;
-      this.#release(entry);
-      this.#pump();
-    }, delay);
-  }
-
-  #release(entry) {
-    if (entry.state === "waiting") {
-      entry.state = "queued";
-      entry.retryAt = null;
-      this.emit("change", { kind: "updated", entry });
-    }
-  }
-
-  #clearHold() {
-    if (this.#hold !== null) {
-      this.#deps.clearTimeout(this.#hold);
-      this.#hold = null;
-    }
-  }
 }

@@ -149,6 +149,13 @@ def test_js_catalog_for_the_page_language(alice):
     cache_control = response["Cache-Control"]
     assert f"max-age={YEAR}" in cache_control and "immutable" in cache_control
     assert "django.gettext" in text(response)
+    assert '"Connected": "\\u5df2\\u8fde\\u63a5"' in text(response)  # 已连接, JSON-escaped
+
+
+def test_js_catalog_in_english_has_no_translations(alice):
+    url = logged_in(alice).get("/").context["js_catalog_url"]
+    assert url.startswith("/jsi18n/en/")
+    assert "\\u5df2" not in text(logged_in(alice).get(url))
 
 
 def test_js_catalog_refuses_other_languages(client, db):

@@ -229,8 +229,16 @@ def claim(*, author: AbstractBaseUser, room: Room, ids: list[str]) -> list[Attac
 
 
 def of_messages(message_ids: list[int]) -> dict[int, list[Attachment]]:
+    """The files of each message of a page, in one query (plain SQL: compiling the ORM's
+    cost more than running it, on every `ready` and page)."""
+    if not message_ids:
+        return {}
     found: dict[int, list[Attachment]] = {}
-    for attachment in Attachment.objects.filter(message_id__in=message_ids).order_by("created"):
+    sql = (
+        f"SELECT * FROM {Attachment._meta.db_table}"
+        f" WHERE message_id IN ({', '.join(['%s'] * len(message_ids))}) ORDER BY created"
+    )
+    for attachment in Attachment.objects.raw(sql, [int(i) for i in message_ids]):
         found.setdefault(attachment.message_id, []).append(attachment)
     return found
 

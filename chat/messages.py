@@ -260,26 +260,32 @@ def history(
     """A page of messages, oldest first, and whether more lie beyond it in that direction."""
     if before is not None and after is not None:
         raise Invalid(gettext("Give 'before' or 'after', not both."))
-    messages = Message.objects.visible().filter(room=room).select_related(*writing.RELATED)
+    messages = _of_room(room)
     if after is not None:  # after=0: from the room's first message
         page = list(messages.filter(id__gt=after).order_by("id")[: limit + 1])
-        return with_extras(page[:limit]), len(page) > limit
+        return with_extras(page[:limit], room), len(page) > limit
     if before is not None:
         messages = messages.filter(id__lt=before)
     page = list(messages.order_by("-id")[: limit + 1])
-    return with_extras(page[:limit][::-1]), len(page) > limit
+    return with_extras(page[:limit][::-1], room), len(page) > limit
 
 
 def around(*, room: Room, message_id: int, limit: int = 50) -> tuple[list[Message], bool, bool]:
     """A page centred on a message (a reply's original, a search result), oldest first, and
     whether older and newer ones lie beyond it. The message need not exist any more: the page
     is what stands around its place."""
-    messages = Message.objects.visible().filter(room=room).select_related(*writing.RELATED)
+    messages = _of_room(room)
     before, after = limit // 2, limit - limit // 2
     older = list(messages.filter(id__lt=message_id).order_by("-id")[: before + 1])
     newer = list(messages.filter(id__gte=message_id).order_by("id")[: after + 1])
     page = older[:before][::-1] + newer[:after]
-    return with_extras(page), len(older) > before, len(newer) > after
+    return with_extras(page, room), len(older) > before, len(newer) > after
+
+
+def _of_room(room: Room):
+    """A room's visible messages, without a copy of the room's row joined to each one: a
+    page of 50 built 50 Room objects (`with_extras` gives them this one)."""
+    return Message.objects.visible().filter(room=room).select_related(*writing.RELATED_IN_ROOM)
 
 
 def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
@@ -307,13 +313,16 @@ def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
         )
 
 
-def with_extras(messages: list[Message]) -> list[Message]:
+def with_extras(messages: list[Message], room: Room | None = None) -> list[Message]:
     """The messages, each with what `protocol.message_data` reads beside its row: its
-    reactions (`reactions_summary`) and files (`attachment_list`). Two queries for a page."""
+    reactions (`reactions_summary`) and files (`attachment_list`). Two queries for a page.
+    `room`: theirs, when they were read without it (`_of_room`)."""
     ids = [message.pk for message in messages]
-    found = reactions.summaries(ids) if ids else {}
-    files = chat_attachments.of_messages(ids) if ids else {}
+    found = reactions.summaries(ids)
+    files = chat_attachments.of_messages(ids)
     for message in messages:
         message.reactions_summary = found.get(message.pk, [])
         message.attachment_list = files.get(message.pk, [])
+        if room is not None:
+            message.room = room
     return messages

@@ -8,13 +8,13 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
 from . import broadcast, policy, protocol
 from .errors import Forbidden, Invalid, NotFound, TooLong
-from .models import Membership, ModerationLog, Room, RoomBan
+from .models import Bot, Membership, ModerationLog, Room, RoomBan
 
 NAME_MAX_LENGTH = 80
 
@@ -187,11 +187,16 @@ def leave_room(*, user: AbstractBaseUser, room: Room) -> None:
 def members(room_id: int) -> dict[str, list[str]]:
     """The room's members, and which of them are bots (the interface marks them): for `ready`
     and `members` frames."""
-    rows = list(
-        Membership.objects.filter(room_id=room_id)
-        .order_by("user__username")
-        .values_list("user__username", "user__bot__owner_id")  # one query for both lists
+    # One query for both lists, by plain SQL: compiling the ORM's cost more than running it.
+    sql = (
+        f"SELECT u.username, b.user_id FROM {Membership._meta.db_table} m"
+        f" JOIN {get_user_model()._meta.db_table} u ON u.id = m.user_id"
+        f" LEFT JOIN {Bot._meta.db_table} b ON b.user_id = u.id"
+        " WHERE m.room_id = %s ORDER BY u.username"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [room_id])
+        rows = cursor.fetchall()
     return {
         "members": [name for name, _ in rows],
         "bots": [name for name, owner in rows if owner is not None],

@@ -18,8 +18,10 @@ from . import policy
 from .errors import NotFound, Unauthenticated
 from .models import BlockedTerm, Membership, Message, Mute, Room, RoomBan
 
-# What a message's data needs beside its row (chat.protocol.message_data).
-RELATED = ("room", "author", "author__bot", "reply_to__author")
+# What a message's data needs beside its row (chat.protocol.message_data); a page of one
+# room's messages is given its room instead of a copy of it per message.
+RELATED_IN_ROOM = ("author", "author__bot", "reply_to__author")
+RELATED = ("room", *RELATED_IN_ROOM)
 
 _WRITING = """
 SELECT r.*, a.is_active AS author_active, a.is_staff AS author_staff,

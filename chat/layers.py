@@ -21,6 +21,7 @@ from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 from redis import asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 POOL_TIMEOUT = 10  # seconds a task waits for a free connection before the call fails
 BATCH = 100  # messages taken off a channel in one round trip at most
@@ -53,6 +54,10 @@ return full
 
 
 class WaitingRedisChannelLayer(RedisChannelLayer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._scripts: dict[str, AsyncScript] = {}
+
     def create_pool(self, index: int) -> aioredis.BlockingConnectionPool:
         host = dict(self.hosts[index])
         return aioredis.BlockingConnectionPool.from_url(
@@ -63,8 +68,10 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         """Core's `group_send`, with its clean-ups inside the two scripts."""
         assert self.require_valid_group_name(group), "Group name not valid"
         connection = self.connection(self.consistent_hash(group))
-        members = await connection.register_script(_MEMBERS)(
-            keys=[self._group_key(group)], args=[int(time.time()) - self.group_expiry]
+        members = await self._script(_MEMBERS, connection)(
+            keys=[self._group_key(group)],
+            args=[int(time.time()) - self.group_expiry],
+            client=connection,
         )
         channels = [member.decode("utf8") for member in members]
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
@@ -72,11 +79,19 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         )
         for index, keys in by_connection.items():
             args = [messages[key] for key in keys] + [capacities[key] for key in keys]
-            full = await self.connection(index).register_script(_PUSH)(
-                keys=keys, args=[*args, time.time(), self.expiry]
+            connection = self.connection(index)
+            full = await self._script(_PUSH, connection)(
+                keys=keys, args=[*args, time.time(), self.expiry], client=connection
             )
             if full:
                 log.info("%s of %s channels over capacity in group %s", full, len(channels), group)
+
+    def _script(self, source: str, connection: aioredis.Redis) -> AsyncScript:
+        """A script by its digest, made once per layer rather than once per message; it runs
+        on whichever connection it is given."""
+        if source not in self._scripts:
+            self._scripts[source] = connection.register_script(source)
+        return self._scripts[source]
 
     async def receive_batch(self, channel: str) -> list[dict[str, Any]]:
         """The messages waiting on a plain channel (`send` and `group_send` order), up to

@@ -105,6 +105,21 @@ def test_switcher_back_to_english(client, db):
     assert '<html lang="en">' in page and "Welcome back" in page
 
 
+def test_switcher_refuses_what_it_should(db):
+    """The switcher is a door too: no redirect off the site, no change without the form's
+    CSRF token, and no language the site does not speak."""
+    client = Client()
+    away = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "https://evil.example/"})
+    assert away.status_code == 302 and "evil.example" not in away["Location"]
+    forged = Client(enforce_csrf_checks=True).post("/i18n/setlang/", {"language": "zh-hans"})
+    assert forged.status_code == 403
+    assert settings.LANGUAGE_COOKIE_NAME not in forged.cookies
+    bogus = client.post("/i18n/setlang/", {"language": "xx-evil", "next": "/"})
+    assert settings.LANGUAGE_COOKIE_NAME not in bogus.cookies
+    # The first choice (made with the unsafe `next`) stands.
+    assert '<html lang="zh-Hans">' in text(client.get("/accounts/login/"))
+
+
 def test_signup_error_in_chinese(client, db):
     response = client.post(
         "/accounts/signup/",

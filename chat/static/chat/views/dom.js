@@ -136,3 +136,26 @@ export function hidden(name, value) {
 export function isModifiedClick(event) {
   return event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey;
 }
+
+/**
+ * A combobox's highlighted option (ARIA's active descendant): marked, scrolled into view and
+ * named on the input; -1 for none.
+ * @param {HTMLInputElement} input
+ * @param {ArrayLike<Element>} options
+ * @param {number} index
+ */
+export function markActiveOption(input, options, index) {
+  Array.from(options).forEach((option, i) => {
+    const on = i === index;
+    option.classList.toggle("is-active", on);
+    option.setAttribute("aria-selected", on ? "true" : "false");
+    if (on) {
+      option.scrollIntoView({ block: "nearest" });
+    }
+  });
+  if (index >= 0 && options[index]) {
+    input.setAttribute("aria-activedescendant", options[index].id);
+  } else {
+    input.removeAttribute("aria-activedescendant");
+  }
+}

@@ -10,7 +10,7 @@
 import { messageUrl } from "../core/paths.js";
 import { MessageSearch, pieceRanges } from "../core/search.js";
 import { fullTime, parseTime, shortTime } from "../core/time.js";
-import { byId, el, icon, isModifiedClick } from "./dom.js";
+import { byId, el, icon, isModifiedClick, markActiveOption } from "./dom.js";
 import { roomLabel } from "./header.js";
 import { errorText, formatOptions, t } from "./strings.js";
 
@@ -344,20 +344,7 @@ export class SearchView {
 
   #setActive(index) {
     this.#active = index;
-    const options = this.#options();
-    options.forEach((option, i) => {
-      const on = i === index;
-      option.classList.toggle("is-active", on);
-      option.setAttribute("aria-selected", on ? "true" : "false");
-      if (on) {
-        option.scrollIntoView({ block: "nearest" });
-      }
-    });
-    if (index >= 0 && options[index]) {
-      this.#ui.input.setAttribute("aria-activedescendant", options[index].id);
-    } else {
-      this.#ui.input.removeAttribute("aria-activedescendant");
-    }
+    markActiveOption(this.#ui.input, this.#options(), index);
   }
 
   #render() {

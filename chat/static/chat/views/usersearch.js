@@ -5,7 +5,7 @@
 import { SEARCH_DELAY } from "../core/constants.js";
 import { dmUrl } from "../core/paths.js";
 import { oneLine } from "../core/text.js";
-import { avatar, el } from "./dom.js";
+import { avatar, el, markActiveOption } from "./dom.js";
 import { searchUsers } from "./behaviours.js";
 import { t } from "./strings.js";
 
@@ -19,20 +19,7 @@ export function setUpUserSearch(box) {
 
   function setActive(index) {
     state.active = index;
-    const options = results.querySelectorAll("[role=option]");
-    options.forEach((option, i) => {
-      const on = i === index;
-      option.classList.toggle("is-active", on);
-      option.setAttribute("aria-selected", on ? "true" : "false");
-      if (on) {
-        option.scrollIntoView({ block: "nearest" });
-      }
-    });
-    if (index >= 0 && options[index]) {
-      input.setAttribute("aria-activedescendant", options[index].id);
-    } else {
-      input.removeAttribute("aria-activedescendant");
-    }
+    markActiveOption(input, results.querySelectorAll("[role=option]"), index);
   }
 
   function show(open) {

@@ -24,7 +24,7 @@ RELATED_IN_ROOM = ("author", "author__bot", "reply_to__author")
 RELATED = ("room", *RELATED_IN_ROOM)
 
 _WRITING = """
-SELECT r.*, a.is_active AS author_active, a.is_staff AS author_staff,
+SELECT {room_columns}, a.is_active AS author_active, a.is_staff AS author_staff,
     a.is_superuser AS author_superuser, m.role AS author_role, m.last_write AS author_last_write,
     b.id AS ban_id, u.id AS mute_id, {existing} AS existing_id,
     (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id,
@@ -35,6 +35,9 @@ LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = a.id
 LEFT JOIN {ban} b ON b.room_id = r.id AND b.user_id = a.id AND (b.until IS NULL OR b.until > %s)
 LEFT JOIN {mute} u ON u.room_id = r.id AND u.user_id = a.id AND u.until > %s
 WHERE r.id = %s"""
+# The room's own columns come first in the row, as `Room.from_db` takes them.
+_ROOM_COLUMNS = [field.attname for field in Room._meta.concrete_fields]
+_ROOM_SELECT = ", ".join(f"r.{field.column}" for field in Room._meta.concrete_fields)
 # The blocked terms as a JSON list of [term, action], in the same statement.
 _TERMS = {
     "postgresql": "(SELECT json_agg(json_build_array(t.term, t.action) ORDER BY t.term)"
@@ -84,31 +87,65 @@ def lock_for_write(
     }
     existing = _EXISTING.format(**tables) if client_id is not None else "NULL"
     terms = _TERMS[connection.vendor].format(terms=BlockedTerm._meta.db_table)
-    sql = _WRITING.format(existing=existing, terms=terms, **tables)
+    sql = _WRITING.format(existing=existing, terms=terms, room_columns=_ROOM_SELECT, **tables)
     params = [*([client_id] if client_id is not None else []), author.pk, now, now, room_id]
-    locked = next(iter(Room.objects.raw(sql, params)), None)
-    if locked is None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(gettext("This room no longer exists."))
-    terms = locked.blocked_terms  # JSON text, or decoded by the driver; NULL for none
-    terms = json.loads(terms) if isinstance(terms, str) else terms or []
+    # Not `Room.objects.raw()`: matching its columns to the model's fields anew for every
+    # write was a third of this function's CPU (docs/performance.md, issue 17).
+    locked = _room_of(row[: len(_ROOM_COLUMNS)])
+    (
+        author_active,
+        author_staff,
+        author_superuser,
+        author_role,
+        last_write,
+        ban_id,
+        mute_id,
+        locked.existing_id,
+        locked.last_message_id,
+        terms,
+    ) = row[len(_ROOM_COLUMNS) :]
+    terms = json.loads(terms) if isinstance(terms, str) else terms or []  # NULL for none
     locked.blocked_terms = [(term, action) for term, action in terms]
-    if not locked.author_active:
+    if not author_active:
         raise Unauthenticated(gettext("This account is no longer active."))
-    last_write = locked.author_last_write
-    if last_write is not None and timezone.is_naive(last_write):  # SQLite, through raw()
+    if last_write is not None and timezone.is_naive(last_write):  # SQLite
         last_write = timezone.make_aware(last_write, datetime.UTC)
     writer = policy.Writer(
         rank=policy.rank_of(
-            is_superuser=locked.author_superuser,
-            is_staff=locked.author_staff,
-            role=locked.author_role,
+            is_superuser=bool(author_superuser), is_staff=bool(author_staff), role=author_role
         ),
-        member=locked.author_role is not None,
-        banned=locked.ban_id is not None,
-        muted=locked.mute_id is not None,
+        member=author_role is not None,
+        banned=ban_id is not None,
+        muted=mute_id is not None,
         last_write=last_write,
     )
     return locked, writer
+
+
+def _room_of(values: tuple) -> Room:
+    """A Room from its columns, converted as the ORM converts them (SQLite's datetimes come
+    naive, for one); the converters are found once per database vendor."""
+    converters = _ROOM_CONVERTERS.get(connection.vendor)
+    if converters is None:
+        compiler = Room.objects.none().query.get_compiler(connection=connection)
+        table = Room._meta.db_table
+        converters = compiler.get_converters(
+            [field.get_col(table) for field in Room._meta.concrete_fields]
+        )
+        _ROOM_CONVERTERS[connection.vendor] = converters
+    values = list(values)
+    for index, (functions, expression) in converters.items():
+        for function in functions:
+            values[index] = function(values[index], expression, connection)
+    return Room.from_db(connection.alias, _ROOM_COLUMNS, values)
+
+
+_ROOM_CONVERTERS: dict[str, dict] = {}
 
 
 def check_write(

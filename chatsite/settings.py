@@ -102,6 +102,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": 5,
     }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server, not pasted into the text: a statement's text is then the
+    # same every time, and psycopg prepares it on a pooled connection after its fifth run, so
+    # PostgreSQL stops planning the posting query (half its time) for every message
+    # (docs/performance.md, issue 17). Behind pgbouncer in transaction mode older than 1.21,
+    # set DATABASE_PREPARE_THRESHOLD to an empty value: nothing is prepared then.
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    PREPARE_THRESHOLD = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        int(PREPARE_THRESHOLD) if PREPARE_THRESHOLD else None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Consumers reach the database from a worker thread; a file (not the shared in-memory
     # database) lets tests and separate Daphne processes see the same rows.

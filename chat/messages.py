@@ -8,6 +8,8 @@ Who hears of a message beyond the room's own sockets: in a direct room both peop
 sockets elsewhere (`notify`); in other rooms the members it mentions by `@username`.
 """
 
+from collections.abc import Awaitable
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -71,6 +73,7 @@ def post(
     from the locked row, so a change a moderator just made holds for sockets opened before it.
     """
     body = clean_body(body, empty=bool(attachments))
+    prepared = _prepare(body)
     with transaction.atomic():
         room, writer = writing.lock_for_write(author, room.pk, client_id=client_id)
         if room.existing_id is not None:
@@ -78,17 +81,21 @@ def post(
             _resend(existing)
             return existing, False
         writing.check_write(author, room, writer)
-        body = policy.filter_terms(body, room.blocked_terms)
+        filtered = policy.filter_terms(body, room.blocked_terms)
         original = writing.visible_message(room, reply_to) if reply_to is not None else None
         files = chat_attachments.claim(author=author, room=room, ids=list(attachments))
-        named = _named_members(room, body)
+        if prepared is not None and filtered == body:
+            named, (html, search_text) = {}, prepared
+        else:
+            named = _named_members(room, filtered)
+            html, search_text = richtext.render(filtered, named), search.index_text(filtered)
         # No other transaction can store this client_id meanwhile: it would hold the room's lock.
         message = Message(
             room=room,
             author=author,
-            body=body,
-            html=richtext.render(body, named),
-            search_text=search.index_text(body),
+            body=filtered,
+            html=html,
+            search_text=search_text,
             client_id=client_id,
             reply_to=original,
         )
@@ -96,17 +103,24 @@ def post(
         if files:
             Attachment.objects.filter(pk__in=[file.pk for file in files]).update(message=message)
         message.attachment_list = files
-        broadcast.on_commit(
-            broadcast.to_room,
-            room.pk,
-            protocol.message_frame(message),
-            follows=room.last_message_id or 0,
-            author_id=author.pk,
-        )
-        notify = protocol.notify_frame(message)
-        for user_id in _to_notify(message, named):
-            broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
+        broadcast.on_commit(_announce, message, follows=room.last_message_id or 0)
+        told = _to_notify(message, named)
+        if told:
+            notify = protocol.notify_frame(message)
+            for user_id in told:
+                broadcast.on_commit(broadcast.to_user, user_id, notify, skip_room=room.pk)
     return message, True
+
+
+def _announce(message: Message, *, follows: int) -> Awaitable[None]:
+    """A new message to its room. Its frame is made once the transaction committed, so not
+    while the room's lock is held."""
+    return broadcast.to_room(
+        message.room_id,
+        protocol.message_frame(message),
+        follows=follows,
+        author_id=message.author_id,
+    )
 
 
 # Message's columns but its id, in the order of INSERT's values (chat.messages._insert).
@@ -129,6 +143,17 @@ def _insert(message: Message) -> None:
         message.pk = cursor.fetchone()[0]
     message._state.adding = False
     message._state.db = connection.alias
+
+
+def _prepare(body: str) -> tuple[str, str] | None:
+    """The html and search text of a body that names nobody, made before the room's lock,
+    which the room's next post waits for (rendering was most of the time it was held,
+    docs/performance.md). They are made again under the lock only where a blocked term
+    changed the body. A body naming members is rendered under the lock, with the members
+    read there."""
+    if richtext.mentioned(body):
+        return None
+    return richtext.render(body), search.index_text(body)
 
 
 def _resend(message: Message) -> None:

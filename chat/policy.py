@@ -193,7 +193,11 @@ def until_text(until: datetime | None) -> str:
 
 
 def check_may_open(user: AbstractBaseUser, room: Room) -> None:
-    ban = RoomBan.objects.active().filter(room=room, user=user).first()
+    check_not_banned(RoomBan.objects.active().filter(room=room, user=user).first())
+
+
+def check_not_banned(ban: RoomBan | None) -> None:
+    """`ban`: the user's ban from the room in force now, if any."""
     if ban is not None:
         raise Forbidden(
             gettext("You are banned from this room until %(until)s.")

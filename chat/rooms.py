@@ -9,10 +9,11 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
-from . import broadcast, policy, protocol
+from . import broadcast, policy, protocol, rows
 from .errors import Forbidden, Invalid, NotFound, TooLong
 from .models import Bot, Membership, ModerationLog, Room, RoomBan
 
@@ -120,12 +121,39 @@ def get_room(slug: str) -> Room:
         raise NotFound(gettext("No such room.")) from None
 
 
+_OPENING = """
+SELECT {room}, {membership}, {ban} FROM {room_table} r
+LEFT JOIN {membership_table} m ON m.room_id = r.id AND m.user_id = %s
+LEFT JOIN {ban_table} b ON b.room_id = r.id AND b.user_id = %s AND (b.until IS NULL OR b.until > %s)
+WHERE r.slug = %s"""
+
+
 def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
     """The room if the user may open it, joining public rooms on first visit."""
-    # The membership and its room in one query: most sockets open a room of their own.
-    member = Membership.objects.select_related("room").filter(room__slug=slug, user=user).first()
-    room = member.room if member is not None else get_room(slug)
-    policy.check_may_open(user, room)
+    # The room, the membership and a ban in force in one statement, by plain SQL: every
+    # socket opens a room this way (docs/performance.md, issue 17).
+    sql = _OPENING.format(
+        room=rows.columns(Room, "r"),
+        membership=rows.columns(Membership, "m"),
+        ban=rows.columns(RoomBan, "b"),
+        room_table=Room._meta.db_table,
+        membership_table=Membership._meta.db_table,
+        ban_table=RoomBan._meta.db_table,
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, user.pk, now, slug])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(gettext("No such room."))
+    room_end = rows.width(Room)
+    member_end = room_end + rows.width(Membership)
+    room = rows.instance(Room, row[:room_end])
+    member = None
+    if row[room_end] is not None:
+        member = rows.instance(Membership, row[room_end:member_end])
+        member.room = room
+    policy.check_not_banned(rows.instance(RoomBan, row[member_end:]) if row[member_end] else None)
     if member is None:
         if room.kind != Room.Kind.PUBLIC:
             raise Forbidden(gettext("This room is for its members only."))
@@ -209,10 +237,13 @@ def announce_members(room_id: int) -> None:
 
 def watched_room_ids(user: AbstractBaseUser) -> list[int]:
     """The rooms whose new messages the user's sockets hear of: theirs, but those they are
-    banned from."""
-    banned = RoomBan.objects.active().filter(user=user).values("room_id")
-    return list(
-        Membership.objects.filter(user=user)
-        .exclude(room_id__in=banned)
-        .values_list("room_id", flat=True)
+    banned from. Plain SQL: every socket reads this when it opens."""
+    sql = (
+        f"SELECT m.room_id FROM {Membership._meta.db_table} m WHERE m.user_id = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {RoomBan._meta.db_table} b WHERE b.room_id = m.room_id"
+        " AND b.user_id = m.user_id AND (b.until IS NULL OR b.until > %s))"
     )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, now])
+        return [room_id for (room_id,) in cursor.fetchall()]

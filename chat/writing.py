@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from . import policy
+from . import policy, rows
 from .errors import NotFound, Unauthenticated
 from .models import BlockedTerm, Membership, Message, Mute, Room, RoomBan
 
@@ -35,9 +35,7 @@ LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = a.id
 LEFT JOIN {ban} b ON b.room_id = r.id AND b.user_id = a.id AND (b.until IS NULL OR b.until > %s)
 LEFT JOIN {mute} u ON u.room_id = r.id AND u.user_id = a.id AND u.until > %s
 WHERE r.id = %s"""
-# The room's own columns come first in the row, as `Room.from_db` takes them.
-_ROOM_COLUMNS = [field.attname for field in Room._meta.concrete_fields]
-_ROOM_SELECT = ", ".join(f"r.{field.column}" for field in Room._meta.concrete_fields)
+_ROOM_WIDTH = rows.width(Room)  # the room's own columns come first in the row
 # The blocked terms as a JSON list of [term, action], in the same statement.
 _TERMS = {
     "postgresql": "(SELECT json_agg(json_build_array(t.term, t.action) ORDER BY t.term)"
@@ -87,7 +85,8 @@ def lock_for_write(
     }
     existing = _EXISTING.format(**tables) if client_id is not None else "NULL"
     terms = _TERMS[connection.vendor].format(terms=BlockedTerm._meta.db_table)
-    sql = _WRITING.format(existing=existing, terms=terms, room_columns=_ROOM_SELECT, **tables)
+    room_columns = rows.columns(Room, "r")
+    sql = _WRITING.format(existing=existing, terms=terms, room_columns=room_columns, **tables)
     params = [*([client_id] if client_id is not None else []), author.pk, now, now, room_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -96,7 +95,7 @@ def lock_for_write(
         raise NotFound(gettext("This room no longer exists."))
     # Not `Room.objects.raw()`: matching its columns to the model's fields anew for every
     # write was a third of this function's CPU (docs/performance.md, issue 17).
-    locked = _room_of(row[: len(_ROOM_COLUMNS)])
+    locked = rows.instance(Room, row[:_ROOM_WIDTH])
     (
         author_active,
         author_staff,
@@ -108,7 +107,7 @@ def lock_for_write(
         locked.existing_id,
         locked.last_message_id,
         terms,
-    ) = row[len(_ROOM_COLUMNS) :]
+    ) = row[_ROOM_WIDTH:]
     terms = json.loads(terms) if isinstance(terms, str) else terms or []  # NULL for none
     locked.blocked_terms = [(term, action) for term, action in terms]
     if not author_active:
@@ -125,27 +124,6 @@ def lock_for_write(
         last_write=last_write,
     )
     return locked, writer
-
-
-def _room_of(values: tuple) -> Room:
-    """A Room from its columns, converted as the ORM converts them (SQLite's datetimes come
-    naive, for one); the converters are found once per database vendor."""
-    converters = _ROOM_CONVERTERS.get(connection.vendor)
-    if converters is None:
-        compiler = Room.objects.none().query.get_compiler(connection=connection)
-        table = Room._meta.db_table
-        converters = compiler.get_converters(
-            [field.get_col(table) for field in Room._meta.concrete_fields]
-        )
-        _ROOM_CONVERTERS[connection.vendor] = converters
-    values = list(values)
-    for index, (functions, expression) in converters.items():
-        for function in functions:
-            values[index] = function(values[index], expression, connection)
-    return Room.from_db(connection.alias, _ROOM_COLUMNS, values)
-
-
-_ROOM_CONVERTERS: dict[str, dict] = {}
 
 
 def check_write(

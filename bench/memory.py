@@ -6,13 +6,16 @@ in C) are opened on it through the real cookie and session path, and the Python 
 allocated meanwhile, still held once the sockets are idle, is divided by their number and
 grouped by the package that allocated it (the innermost frame of each allocation). RSS also
 holds the allocator's free lists and fragmentation, which tracemalloc does not see: the
-difference is reported as such. Prints Markdown.
+difference is reported as such. Prints Markdown; the figures also go to
+bench/results/memory/result.json. About five minutes for 1,000 sockets: tracing slows the
+worker down many times.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -57,8 +60,9 @@ def traced_daphne() -> None:
     CommandLineInterface.entrypoint()
 
 
-def snapshot(process: subprocess.Popen, path: Path) -> tracemalloc.Snapshot:
-    done = Path(str(path) + ".done")
+def snapshot(process: subprocess.Popen) -> tracemalloc.Snapshot:
+    path = RUN / "snapshot.trace"
+    done = Path(f"{path}.done")
     done.unlink(missing_ok=True)
     process.send_signal(signal.SIGUSR1)
     cluster.wait_until(done.exists, 120, "a tracemalloc snapshot")
@@ -91,12 +95,11 @@ async def open_sockets(port: int, accounts: list, slugs: list[str], room_size: i
 
 
 async def measure(args: argparse.Namespace, process, port: int, accounts, slugs) -> dict:
-    before_path, after_path = RUN / "before.trace", RUN / "after.trace"
     rss_before = cluster.rss_kib([process.pid])
-    before = snapshot(process, before_path)
+    before = snapshot(process)
     sockets = await open_sockets(port, accounts, slugs, args.room_size)
     await asyncio.sleep(args.settle)  # presence announcements and the first sends are over
-    after = snapshot(process, after_path)
+    after = snapshot(process)
     rss_after = cluster.rss_kib([process.pid])
     for socket in sockets:
         await socket.close()
@@ -178,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         cluster.stop_process(process)
         redis.stop()
+    (RUN / "result.json").write_text(json.dumps(result, indent=2))
     print(report(result))
 
 

@@ -9,7 +9,8 @@ service with every check, and for each post the time
 
 - `wait`: the lock statement, from sent to returned (waiting for the previous holder);
 - `hold`: from the lock statement's return to COMMIT's return (what the next post waits for);
-- `post`: the whole call, broadcast handed over included.
+- `post`: the whole call, broadcast handed over included;
+- `CPU per post`: the posting processes' own CPU time (not PostgreSQL's) per post.
 
 It then checks what the lock is for: every message stored once, and ids in the order of the
 commits. Prints Markdown; the raw figures go to bench/results/hotroom-<engine>.json.
@@ -129,7 +130,7 @@ def poster(url: str, room_id: int, user_id: int, posts: int, start, results) -> 
 
         connection._start_transaction_under_autocommit = begin
     start.wait()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(timed):
         for index in range(posts):
             sent = time.perf_counter()
@@ -141,7 +142,13 @@ def poster(url: str, room_id: int, user_id: int, posts: int, start, results) -> 
             )
             done = time.perf_counter()
             timings.append((marks["wait"], marks["committed"] - marks["locked"], done - sent))
-    results.put({"timings": timings, "elapsed": time.perf_counter() - began})
+    results.put(
+        {
+            "timings": timings,
+            "elapsed": time.perf_counter() - began,
+            "cpu": time.process_time() - cpu,
+        }
+    )
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -177,6 +184,7 @@ def round_of(url: str, room_id: int, user_ids: list[int], posts: int) -> dict:
         },
         "post_ms": {"p50": percentile(post, 0.5), "p99": percentile(post, 0.99)},
         "ceiling_msgs_per_s": 1000 / statistics.fmean(hold),
+        "cpu_us_per_post": 1e6 * sum(outcome["cpu"] for outcome in outcomes) / len(timings),
     }
 
 
@@ -195,8 +203,8 @@ def report(engine: str, rounds: list[dict], order: dict) -> str:
         f"### One hot room on {engine}: the time a post holds the room's lock",
         "",
         "| posters | posts | msgs/s | post p50 / p99 ms | lock wait p50 / p99 ms "
-        "| lock held mean / p50 / p99 ms | ceiling (1 / mean held) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| lock held mean / p50 / p99 ms | ceiling (1 / mean held) | CPU per post |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rounds:
         lines.append(
@@ -204,7 +212,7 @@ def report(engine: str, rounds: list[dict], order: dict) -> str:
             f"| {r['post_ms']['p50']:.2f} / {r['post_ms']['p99']:.2f} "
             f"| {r['wait_ms']['p50']:.2f} / {r['wait_ms']['p99']:.2f} "
             f"| {r['hold_ms']['mean']:.2f} / {r['hold_ms']['p50']:.2f} / {r['hold_ms']['p99']:.2f} "
-            f"| {r['ceiling_msgs_per_s']:,.0f} msgs/s |"
+            f"| {r['ceiling_msgs_per_s']:,.0f} msgs/s | {r['cpu_us_per_post']:,.0f} µs |"
         )
     lines += [
         "",

@@ -29,7 +29,7 @@ from . import (
     search,
     writing,
 )
-from .errors import Forbidden, Invalid, NotFound, TooLong
+from .errors import ChatError, Forbidden, Invalid, NotFound, TooLong
 from .models import (
     Attachment,
     Membership,
@@ -74,6 +74,10 @@ def post(
     """
     body = clean_body(body, empty=bool(attachments))
     prepared = _prepare(body)
+    if prepared is not None and reply_to is None and not attachments:
+        message = _post_decided_early(author, room.pk, body, client_id, prepared)
+        if message is not None:
+            return message, True
     with transaction.atomic():
         room, writer = writing.lock_for_write(author, room.pk, client_id=client_id)
         if room.existing_id is not None:
@@ -130,19 +134,91 @@ _COLUMNS = [field for field in Message._meta.concrete_fields if not field.primar
 def _insert(message: Message) -> None:
     """`message.save()` for a new row, by plain SQL: the ORM compiles its INSERT anew for
     every message (docs/performance.md, issue 17)."""
-    values = [
-        field.get_db_prep_save(field.pre_save(message, True), connection) for field in _COLUMNS
-    ]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in _COLUMNS)
+    values = _values(message)
     sql = (
-        f"INSERT INTO {Message._meta.db_table} ({columns})"
+        f"INSERT INTO {Message._meta.db_table} ({_columns()})"
         f" VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        message.pk = cursor.fetchone()[0]
+        _stored(message, cursor.fetchone()[0])
+
+
+def _values(message: Message) -> list:
+    return [field.get_db_prep_save(field.pre_save(message, True), connection) for field in _COLUMNS]
+
+
+def _columns() -> str:
+    return ", ".join(connection.ops.quote_name(field.column) for field in _COLUMNS)
+
+
+def _stored(message: Message, pk: int) -> None:
+    message.pk = pk
     message._state.adding = False
     message._state.db = connection.alias
+
+
+def _post_decided_early(
+    author: AbstractBaseUser,
+    room_id: int,
+    body: str,
+    client_id: str | None,
+    prepared: tuple[str, str],
+) -> Message | None:
+    """On PostgreSQL, a plain message (no reply, no files, nobody named) in a room that is not
+    a direct one and has no slow mode for its author: decided on before the room's lock, then
+    stored under it in one statement, which inserts only if nothing the decision read has
+    changed meanwhile (`writing.current_state`). The lock is then held for that statement and
+    COMMIT alone, where the usual way holds it for three round trips; that time bounds the
+    messages a second one room can take (docs/performance.md, "One hot room").
+
+    None: not stored this way; the caller posts the usual way, under the lock, reading
+    everything again, so that a refusal, a repeated `client_id` or a change made meanwhile
+    is decided on fresh data there (tests/test_post_races.py).
+    """
+    if connection.vendor != "postgresql":
+        return None
+    room, writer = writing.read_for_write(author, room_id, client_id=client_id)
+    if (
+        room.existing_id is not None
+        or room.kind == Room.Kind.DIRECT
+        or policy.slow_mode_applies(room, writer)
+    ):
+        return None
+    try:
+        writing.check_write(author, room, writer, counts=False)
+        if policy.filter_terms(body, room.blocked_terms) != body:
+            return None
+    except ChatError:
+        return None
+    html, search_text = prepared
+    message = Message(
+        room=room,
+        author=author,
+        body=body,
+        html=html,
+        search_text=search_text,
+        client_id=client_id,
+    )
+    guard, params = writing.current_state(author, room_id, client_id=client_id)
+    casts = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in _COLUMNS)
+    sql = (
+        f"WITH s AS ({guard}), stored AS (INSERT INTO {Message._meta.db_table} ({_columns()})"
+        f" SELECT {casts} FROM s WHERE s.state = %s RETURNING id)"
+        " SELECT (SELECT id FROM stored), s.last_message_id FROM s"
+    )
+    with transaction.atomic():
+        writing.lock(room_id)
+        message.created = timezone.now()  # under the lock, as the usual way: in id order
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *_values(message), room.state])
+            row = cursor.fetchone()
+        if row is None or row[0] is None:
+            return None  # changed meanwhile, or gone: nothing was stored
+        _stored(message, row[0])
+        message.attachment_list = []
+        broadcast.on_commit(_announce, message, follows=row[1] or 0)
+    return message
 
 
 def _prepare(body: str) -> tuple[str, str] | None:

@@ -23,18 +23,24 @@ from .models import BlockedTerm, Membership, Message, Mute, Room, RoomBan
 RELATED_IN_ROOM = ("author", "author__bot", "reply_to__author")
 RELATED = ("room", *RELATED_IN_ROOM)
 
-_WRITING = """
-SELECT {room_columns}, a.is_active AS author_active, a.is_staff AS author_staff,
-    a.is_superuser AS author_superuser, m.role AS author_role, m.last_write AS author_last_write,
-    b.id AS ban_id, u.id AS mute_id, {existing} AS existing_id,
-    (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id,
-    {terms} AS blocked_terms
+_FROM = """
 FROM {room} r
 LEFT JOIN {user} a ON a.id = %s
 LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = a.id
 LEFT JOIN {ban} b ON b.room_id = r.id AND b.user_id = a.id AND (b.until IS NULL OR b.until > %s)
 LEFT JOIN {mute} u ON u.room_id = r.id AND u.user_id = a.id AND u.until > %s
 WHERE r.id = %s"""
+_WRITING = """
+SELECT {room_columns}, a.is_active AS author_active, a.is_staff AS author_staff,
+    a.is_superuser AS author_superuser, m.role AS author_role, m.last_write AS author_last_write,
+    b.id AS ban_id, u.id AS mute_id, {existing} AS existing_id,
+    (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id,
+    {terms} AS blocked_terms, {state} AS state"""
+# Everything a decision on a write reads, as one digest (PostgreSQL only; see `current_state`).
+_STATE = (
+    "md5(ROW({room_columns}, a.is_active, a.is_staff, a.is_superuser, m.role, m.last_write,"
+    " b.id, u.id, {existing}, {terms})::text)"
+)
 _ROOM_WIDTH = rows.width(Room)  # the room's own columns come first in the row
 # The blocked terms as a JSON list of [term, action], in the same statement.
 _TERMS = {
@@ -49,32 +55,8 @@ _EXISTING = (
 )
 
 
-def lock_for_write(
-    author: AbstractBaseUser, room_id: int, *, client_id: str | None = None
-) -> tuple[Room, policy.Writer]:
-    """The room's row, locked (ids in a room then follow commit order, see the module
-    docstring of chat.messages; and two writes of one author cannot both pass slow mode), with
-    what deciding on
-    a write needs from other tables, read fresh: the author's rank, ban, mute and slow-mode
-    interval (`policy.Writer`); `existing_id` (a message stored before under `client_id`);
-    `last_message_id` (the room's newest message: the one a new message follows, see
-    `chat.fanout`); `blocked_terms` (`policy.filter_terms`), read on every write so that an
-    edit in admin holds for the next one, in this statement rather than one of their own.
-
-    The lock is its own statement, taken before the reads: in PostgreSQL's READ COMMITTED a
-    statement sees the database as of its start, so reads made in the statement that waited
-    for the lock would miss what its previous holder committed (the message a new one
-    follows, a `client_id` just stored). The reads are one statement instead of five built
-    by the ORM: compiling those cost more CPU than all the rest of a post
-    (docs/performance.md). SQLite has no row locks; its writers already wait for each other
-    from the start of their transaction (`transaction_mode`).
-    """
-    if connection.features.has_select_for_update:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {Room._meta.db_table} WHERE id = %s FOR UPDATE", [room_id]
-            )
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+def _parts(author: AbstractBaseUser, room_id: int, client_id: str | None) -> tuple[dict, list]:
+    """The pieces of `_WRITING` and `current_state`, and the parameters of their FROM."""
     tables = {
         "room": Room._meta.db_table,
         "user": get_user_model()._meta.db_table,
@@ -83,19 +65,69 @@ def lock_for_write(
         "mute": Mute._meta.db_table,
         "message": Message._meta.db_table,
     }
-    existing = _EXISTING.format(**tables) if client_id is not None else "NULL"
-    terms = _TERMS[connection.vendor].format(terms=BlockedTerm._meta.db_table)
-    room_columns = rows.columns(Room, "r")
-    sql = _WRITING.format(existing=existing, terms=terms, room_columns=room_columns, **tables)
-    params = [*([client_id] if client_id is not None else []), author.pk, now, now, room_id]
+    parts = {
+        **tables,
+        "existing": _EXISTING.format(**tables) if client_id is not None else "NULL",
+        "terms": _TERMS[connection.vendor].format(terms=BlockedTerm._meta.db_table),
+        "room_columns": rows.columns(Room, "r"),
+    }
+    parts["state"] = _STATE.format(**parts) if connection.vendor == "postgresql" else "NULL"
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return parts, [author.pk, now, now, room_id]
+
+
+def lock(room_id: int) -> None:
+    """The room's row lock, held to the end of the transaction: ids in a room then follow
+    commit order (see the module docstring of chat.messages), and two writes of one author
+    cannot both pass slow mode. SQLite has no row locks; its writers already wait for each
+    other from the start of their transaction (`transaction_mode`)."""
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {Room._meta.db_table} WHERE id = %s FOR UPDATE", [room_id]
+            )
+
+
+def lock_for_write(
+    author: AbstractBaseUser, room_id: int, *, client_id: str | None = None
+) -> tuple[Room, policy.Writer]:
+    """The room's row, locked (`lock`), with what deciding on a write needs, read fresh
+    after the lock (`read_for_write`).
+
+    The lock is its own statement, taken before the reads: in PostgreSQL's READ COMMITTED a
+    statement sees the database as of its start, so reads made in the statement that waited
+    for the lock would miss what its previous holder committed (the message a new one
+    follows, a `client_id` just stored).
+    """
+    lock(room_id)
+    return read_for_write(author, room_id, client_id=client_id)
+
+
+def read_for_write(
+    author: AbstractBaseUser, room_id: int, *, client_id: str | None = None
+) -> tuple[Room, policy.Writer]:
+    """The room's row with what deciding on a write needs from other tables: the author's
+    rank, ban, mute and slow-mode interval (`policy.Writer`); `existing_id` (a message stored
+    before under `client_id`); `last_message_id` (the room's newest message: the one a new
+    message follows, see `chat.fanout`); `blocked_terms` (`policy.filter_terms`), read on every
+    write so that an edit in admin holds for the next one; `state`, a digest of all of it but
+    `last_message_id` (PostgreSQL; else None), for `current_state`.
+
+    One statement instead of five built by the ORM: compiling those cost more CPU than all
+    the rest of a post (docs/performance.md).
+    """
+    parts, params = _parts(author, room_id, client_id)
+    sql = (_WRITING + _FROM).format(**parts)
+    existing = [client_id] if client_id is not None else []
+    state = existing if parts["state"] != "NULL" else []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*existing, *state, *params])
         row = cursor.fetchone()
     if row is None:
         raise NotFound(gettext("This room no longer exists."))
     # Not `Room.objects.raw()`: matching its columns to the model's fields anew for every
     # write was a third of this function's CPU (docs/performance.md, issue 17).
-    locked = rows.instance(Room, row[:_ROOM_WIDTH])
+    room = rows.instance(Room, row[:_ROOM_WIDTH])
     (
         author_active,
         author_staff,
@@ -104,12 +136,13 @@ def lock_for_write(
         last_write,
         ban_id,
         mute_id,
-        locked.existing_id,
-        locked.last_message_id,
+        room.existing_id,
+        room.last_message_id,
         terms,
+        room.state,
     ) = row[_ROOM_WIDTH:]
     terms = json.loads(terms) if isinstance(terms, str) else terms or []  # NULL for none
-    locked.blocked_terms = [(term, action) for term, action in terms]
+    room.blocked_terms = [(term, action) for term, action in terms]
     if not author_active:
         raise Unauthenticated(gettext("This account is no longer active."))
     if last_write is not None and timezone.is_naive(last_write):  # SQLite
@@ -123,7 +156,23 @@ def lock_for_write(
         muted=mute_id is not None,
         last_write=last_write,
     )
-    return locked, writer
+    return room, writer
+
+
+def current_state(
+    author: AbstractBaseUser, room_id: int, *, client_id: str | None = None
+) -> tuple[str, list]:
+    """A statement (and its parameters) that reads, as one row, the `state` digest that
+    `read_for_write` gave and the room's `last_message_id` now: a write decided on an earlier
+    read may go ahead, in the same statement, only where the digest is unchanged
+    (chat.messages). PostgreSQL only."""
+    parts, params = _parts(author, room_id, client_id)
+    select = (
+        "SELECT {state} AS state,"
+        " (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id"
+    )
+    existing = [client_id] if client_id is not None else []
+    return (select + _FROM).format(**parts), [*existing, *params]
 
 
 def check_write(

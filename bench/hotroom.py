@@ -26,13 +26,12 @@ import asyncio
 import itertools
 import json
 import multiprocessing
-import os
 import statistics
 import sys
 import time
 import uuid
 
-from bench.search import PG_ADMIN_URL, RESULTS, progress
+from bench.search import PG_ADMIN_URL, RESULTS, make_database, progress, use_database
 
 PG_NAME = "chat_hotroom_bench"
 
@@ -48,34 +47,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--posts", type=int, default=1000, help="per process and round")
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL, help="to drop and create the database")
     return p.parse_args(argv)
-
-
-def make_database(args: argparse.Namespace) -> str:
-    if args.engine == "sqlite":
-        RESULTS.mkdir(exist_ok=True)
-        for leftover in RESULTS.glob("hotroom-bench.sqlite3*"):
-            leftover.unlink()
-        return f"sqlite:///{RESULTS / 'hotroom-bench.sqlite3'}"
-    import psycopg
-
-    with psycopg.connect(
-        args.pg_admin_url.replace("postgres://", "postgresql://"), autocommit=True
-    ) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME}")
-        admin.execute(f"CREATE DATABASE {PG_NAME}")
-    return args.pg_admin_url.rsplit("/", 1)[0] + "/" + PG_NAME
-
-
-def setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("REDIS_URL", None)  # the in-memory layer: broadcasts stay in the process
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-hotroom-" + "k" * 50)
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("DJANGO_SECURE", "false")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
-    import django
-
-    django.setup()
 
 
 def make_room(posters: int) -> tuple[int, list[int]]:
@@ -94,7 +65,7 @@ def make_room(posters: int) -> tuple[int, list[int]]:
 
 def poster(url: str, room_id: int, user_id: int, posts: int, start, results) -> None:
     """One process, as one worker's database thread would post."""
-    setup(url)
+    use_database(url, PG_NAME)
     from channels.db import database_sync_to_async
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
@@ -237,8 +208,8 @@ def report(engine: str, rounds: list[dict], order: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     counts = [int(count) for count in args.posters.split(",")]
-    url = make_database(args)
-    setup(url)
+    url = make_database(args.engine, args.pg_admin_url, PG_NAME)
+    use_database(url, PG_NAME)
     from django.core.management import call_command
     from django.db import connections
 

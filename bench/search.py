@@ -99,36 +99,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def make_database(args: argparse.Namespace) -> str:
-    """A fresh, empty database; its URL."""
-    if args.engine == "sqlite":
-        path = RESULTS / "search-bench.sqlite3"
+def make_database(engine: str, admin_url: str, name: str) -> str:
+    """A fresh, empty database called `name`; its URL. PostgreSQL: dropped and made again;
+    SQLite: a file under bench/results/."""
+    if engine == "sqlite":
         RESULTS.mkdir(exist_ok=True)
-        for leftover in RESULTS.glob("search-bench.sqlite3*"):
+        for leftover in RESULTS.glob(f"{name}.sqlite3*"):
             leftover.unlink()
-        return f"sqlite:///{path}"
+        return f"sqlite:///{RESULTS / f'{name}.sqlite3'}"
     import psycopg
 
-    with psycopg.connect(
-        args.pg_admin_url.replace("postgres://", "postgresql://"), autocommit=True
-    ) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME}")
-        admin.execute(f"CREATE DATABASE {PG_NAME}")
-    return args.pg_admin_url.rsplit("/", 1)[0] + "/" + PG_NAME
+    admin_url = admin_url.replace("postgres://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
-def setup_django(url: str) -> None:
+def use_database(url: str, name: str) -> None:
+    """Django in this process, on that database, with the in-memory channel layer."""
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-search-" + "k" * 50)
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SECRET_KEY", f"{name}-" + "k" * 50)
     os.environ.setdefault("DJANGO_DEBUG", "false")
     os.environ.setdefault("DJANGO_SECURE", "false")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     import django
 
     django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def progress(text: str) -> None:
@@ -384,7 +382,10 @@ def report(args: argparse.Namespace, result: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     progress(f"Making the {args.engine} database")
-    setup_django(make_database(args))
+    use_database(make_database(args.engine, args.pg_admin_url, PG_NAME), PG_NAME)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
     progress(f"Writing {args.messages:,} messages")
     filled = fill(args)
     progress("Searching")

@@ -178,14 +178,14 @@ def _post_decided_early(
     """
     if connection.vendor != "postgresql":
         return None
-    room, writer = writing.read_for_write(author, room_id, client_id=client_id)
-    if (
-        room.existing_id is not None
-        or room.kind == Room.Kind.DIRECT
-        or policy.slow_mode_applies(room, writer)
-    ):
-        return None
     try:
+        room, writer = writing.read_for_write(author, room_id, client_id=client_id)
+        if (
+            room.existing_id is not None
+            or room.kind == Room.Kind.DIRECT
+            or policy.slow_mode_applies(room, writer)
+        ):
+            return None
         writing.check_write(author, room, writer, counts=False)
         if policy.filter_terms(body, room.blocked_terms) != body:
             return None

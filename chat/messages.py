@@ -74,7 +74,8 @@ def post(
     """
     body = clean_body(body, empty=bool(attachments))
     prepared = _prepare(body)
-    if prepared is not None and reply_to is None and not attachments:
+    early = room.kind != Room.Kind.DIRECT and reply_to is None and not attachments
+    if early and prepared is not None:
         message = _post_decided_early(author, room.pk, body, client_id, prepared)
         if message is not None:
             return message, True
@@ -166,7 +167,8 @@ def _post_decided_early(
     prepared: tuple[str, str],
 ) -> Message | None:
     """On PostgreSQL, a plain message (no reply, no files, nobody named) in a room that is not
-    a direct one and has no slow mode for its author: decided on before the room's lock, then
+    a direct one (the caller skips this read for a direct room, whose messages never come this
+    way) and has no slow mode for its author: decided on before the room's lock, then
     stored under it in one statement, which inserts only if nothing the decision read has
     changed meanwhile (`writing.current_state`). The lock is then held for that statement and
     COMMIT alone, where the usual way holds it for three round trips; that time bounds the
@@ -182,7 +184,7 @@ def _post_decided_early(
         room, writer = writing.read_for_write(author, room_id, client_id=client_id)
         if (
             room.existing_id is not None
-            or room.kind == Room.Kind.DIRECT
+            or room.kind == Room.Kind.DIRECT  # as read now, should an admin have changed it
             or policy.slow_mode_applies(room, writer)
         ):
             return None

@@ -21,22 +21,22 @@ def width(model: type[Model]) -> int:
 
 def instance(model: type[Model], values: tuple | list) -> Model:
     """The model from its `columns()`' values. SQLite's datetimes, for one, come naive; the
-    converters that fix them are found once per model and database vendor."""
+    converters that fix them, and the names, are found once per model and database vendor."""
     key = (model, connection.vendor)
-    converters = _converters.get(key)
-    if converters is None:
+    if key not in _known:
         compiler = model.objects.none().query.get_compiler(connection=connection)
-        table = model._meta.db_table
+        fields = model._meta.concrete_fields
         converters = compiler.get_converters(
-            [field.get_col(table) for field in model._meta.concrete_fields]
+            [field.get_col(model._meta.db_table) for field in fields]
         )
-        _converters[key] = converters
+        _known[key] = ([field.attname for field in fields], converters)
+    names, converters = _known[key]
     values = list(values)
     for index, (functions, expression) in converters.items():
         for function in functions:
             values[index] = function(values[index], expression, connection)
-    names = [field.attname for field in model._meta.concrete_fields]
     return model.from_db(connection.alias, names, values)
 
 
-_converters: dict[tuple[type[Model], str], dict[int, Any]] = {}
+# Per model and vendor: the attribute names of `columns()`, and their converters.
+_known: dict[tuple[type[Model], str], tuple[list[str], dict[int, Any]]] = {}

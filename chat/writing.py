@@ -34,8 +34,9 @@ _WRITING = """
 SELECT {room_columns}, a.is_active AS author_active, a.is_staff AS author_staff,
     a.is_superuser AS author_superuser, m.role AS author_role, m.last_write AS author_last_write,
     b.id AS ban_id, u.id AS mute_id, {existing} AS existing_id,
-    (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id,
-    {terms} AS blocked_terms, {state} AS state"""
+    {last_message} AS last_message_id, {terms} AS blocked_terms, {state} AS state"""
+# The room's newest message: the one a new message follows (chat.fanout).
+_LAST_MESSAGE = "(SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id)"
 # Everything a decision on a write reads, as one digest (PostgreSQL only; see `current_state`).
 _STATE = (
     "md5(ROW({room_columns}, a.is_active, a.is_staff, a.is_superuser, m.role, m.last_write,"
@@ -70,6 +71,7 @@ def _parts(author: AbstractBaseUser, room_id: int, client_id: str | None) -> tup
         "existing": _EXISTING.format(**tables) if client_id is not None else "NULL",
         "terms": _TERMS[connection.vendor].format(terms=BlockedTerm._meta.db_table),
         "room_columns": rows.columns(Room, "r"),
+        "last_message": _LAST_MESSAGE.format(**tables),
     }
     parts["state"] = _STATE.format(**parts) if connection.vendor == "postgresql" else "NULL"
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -167,10 +169,7 @@ def current_state(
     read may go ahead, in the same statement, only where the digest is unchanged
     (chat.messages). PostgreSQL only."""
     parts, params = _parts(author, room_id, client_id)
-    select = (
-        "SELECT {state} AS state,"
-        " (SELECT MAX(x.id) FROM {message} x WHERE x.room_id = r.id) AS last_message_id"
-    )
+    select = "SELECT {state} AS state, {last_message} AS last_message_id"
     existing = [client_id] if client_id is not None else []
     return (select + _FROM).format(**parts), [*existing, *params]
 

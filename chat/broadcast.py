@@ -4,8 +4,8 @@ Group names come from ids (`room.42`, `user.17`), never from slugs or usernames,
 layer allows only ASCII letters, digits, `-`, `_` and `.` in them. A frame is encoded once here
 and every consumer in the group sends that same text to its socket.
 
-Room groups have worker processes as members, which relay to their sockets (chat.fanout);
-user groups have sockets. Layer events:
+Both room and user groups have worker processes as members, which relay to their sockets
+(chat.fanout). Every event names its `group`. Layer events:
 - to a room, `chat.frame` `{text, skip, group}`: send `text` unless the socket's user id is
   `skip`; a new message's also has `{room, id, follows}` (chat.fanout keeps their order) and
   `{slug, author, author_id}` (chat.fanout tells the room's members elsewhere: `activity`);
@@ -89,9 +89,15 @@ async def to_room(
 
 
 async def to_user(user_id: int, frame: dict[str, Any], *, skip_room: int | None = None) -> None:
+    group = user_group(user_id)
     await _send(
-        user_group(user_id),
-        {"type": "chat.frame", "text": protocol.encode(frame), "skip_room": skip_room},
+        group,
+        {
+            "type": "chat.frame",
+            "group": group,
+            "text": protocol.encode(frame),
+            "skip_room": skip_room,
+        },
     )
 
 
@@ -106,10 +112,12 @@ async def presence(room_id: int, online: list[str]) -> None:
 
 async def conversation(user_id: int, room_id: int, frame: dict[str, Any]) -> None:
     """The user now belongs to a room (`conversation`) or no longer (`conversation.removed`)."""
+    group = user_group(user_id)
     await _send(
-        user_group(user_id),
+        group,
         {
             "type": "chat.conversation",
+            "group": group,
             "room": room_id,
             "joined": frame["type"] == "conversation",
             "text": protocol.encode(frame),
@@ -127,10 +135,12 @@ async def close_user_sockets(
 ) -> None:
     """Close every socket of a user, or only those of one session, on one room, or opened with
     one API token."""
+    group = user_group(user_id)
     await _send(
-        user_group(user_id),
+        group,
         {
             "type": "chat.close",
+            "group": group,
             "code": code,
             "session": session_digest(session_key),
             "room": room_id,

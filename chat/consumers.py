@@ -1,4 +1,8 @@
-"""The chat WebSockets. Every socket belongs to its user's group; a room socket also to its room's.
+"""The chat WebSockets. Every socket hears its user's group; a room socket also its room's.
+
+Neither through a layer channel of its own: `channel_layer_alias` is None, and the process's
+fan-out (chat.fanout) reads both kinds of group once per worker and hands each event to its
+local sockets.
 
 Thin on purpose: parse a frame, look its type up in the class's explicit table, take a token
 from the user's bucket for what it costs, call a service, answer. A handler returns its answer:
@@ -10,7 +14,7 @@ consumer raise (which would close it with 1011 and skip `disconnect`).
 
 import asyncio
 import logging
-import random
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,22 +67,24 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     `handlers`, relay layer events, keep its entries fresh, and leave cleanly."""
 
     handlers: dict[str, Handler] = {}
+    channel_layer_alias = None  # no layer channel per socket: see the module's docstring
     opened = False
     # `rate_limited` answers since the last frame that took effect; a well-behaved client waits
     # `retry_after` after one.
     strikes = 0
     room: Room | None = None
-    joined: list[str] = []
     counted = False  # among the user's open sockets (chat.presence)
     presence_entry = ""  # on its room's online list (chat.presence), for a room socket
+    beat: presence.Beat | None = None  # refreshed by the process's heartbeat while open
     watch: fanout.Watch | None = None  # new messages in the user's other rooms
     session: str | None = None  # a digest of the session's key, for a cookie's socket
     token_id: int | None = None  # the API token's, for a token's or a ticket's socket
     dropped = False  # for leaving too much unread (chat.backpressure)
 
     async def __call__(self, scope, receive, send) -> None:
-        """Leave also when the consumer dies without a `disconnect` (its layer channel failed
-        while Redis was away, say): else its heartbeat would keep a gone socket present."""
+        """Leave also when the consumer dies without a `disconnect` (Daphne cancels it, say):
+        else the heartbeat would keep a gone socket present."""
+        self.socket_id = uuid.uuid4().hex
         transport = backpressure.transport_of(send)
         if transport is not None:
             send = self._bounded(send, transport)
@@ -128,7 +134,9 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             await self.close(code=Unavailable.close_code)
         else:
             self.opened = True
-            self.heartbeat = asyncio.create_task(self._beat())
+            room_id = self.room.pk if self.presence_entry else None
+            self.beat = presence.Beat(self.user.pk, self.socket_id, room_id, self.presence_entry)
+            presence.keep(self.beat)
 
     def identify(self) -> None:
         """Who this is (an API token's user, a ticket's, or the session's) and the rooms whose
@@ -157,7 +165,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         together."""
         await ratelimits.check("connect", self.user.pk)
         self.counted = True
-        sockets = await presence.open_socket(self.user.pk, self.channel_name)
+        sockets = await presence.open_socket(self.user.pk, self.socket_id)
         if sockets > settings.CHAT_SOCKETS_PER_USER:
             raise RateLimited("Too many open sockets.")
 
@@ -171,9 +179,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         await handler(message)
 
     async def open(self) -> None:
-        # Not `self.groups`: the base class would discard those itself, unguarded, on disconnect.
-        self.joined = [broadcast.user_group(self.user.pk)]
-        await self._join_groups()
+        self.listening = broadcast.user_group(self.user.pk)
+        await fanout.current().listen(self.listening, self.hear)
         own = broadcast.room_group(self.room.pk) if self.room else None
         self.watch = fanout.Watch(self.user.pk, own, self._send_text)
         await fanout.current().watch(self.watch, [broadcast.room_group(i) for i in self.watched])
@@ -181,40 +188,21 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     async def _send_text(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
 
-    async def _join_groups(self) -> None:
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-
-    async def _beat(self) -> None:
-        """Keep this socket's entries fresh and its groups joined. Re-adding the groups each
-        beat also restores them after Redis lost its data."""
-        while True:
-            # Jitter: sockets opened together (a reconnect storm) must not beat together.
-            await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL * random.uniform(0.8, 1.2))
-            try:
-                await self._join_groups()
-                room_id = self.room.pk if self.presence_entry else None
-                entry = self.presence_entry
-                if await presence.heartbeat(self.user.pk, self.channel_name, room_id, entry):
-                    presence.announce(room_id)  # an entry expired unseen: its worker died
-            except Exception:
-                log.warning("Chat heartbeat failed; retrying next beat", exc_info=True)
-
     async def disconnect(self, code: int) -> None:
         if self.opened:
             self.opened = False
             await self._leave()
 
     async def _leave(self) -> None:
-        if hasattr(self, "heartbeat"):
-            self.heartbeat.cancel()
+        if self.beat is not None:
+            presence.forget(self.beat)
         try:
             if self.watch is not None:
                 await fanout.current().unwatch(self.watch)
-            for group in self.joined:
-                await self.channel_layer.group_discard(group, self.channel_name)
+            if hasattr(self, "listening"):
+                await fanout.current().unlisten(self.listening, self.hear)
             if self.counted:
-                await presence.close_socket(self.user.pk, self.channel_name)
+                await presence.close_socket(self.user.pk, self.socket_id)
         except Exception:
             log.warning("Leaving a chat socket's groups failed", exc_info=True)
 
@@ -281,7 +269,13 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.notify_frame(message))
         return protocol.ok_frame(message.pk)
 
-    # Channel layer events (see chat.broadcast).
+    # Events to the user's group, from the process's fan-out (see chat.broadcast).
+
+    async def hear(self, event: dict[str, Any]) -> None:
+        handler = self.user_events.get(event["type"])
+        if handler is None:
+            raise ValueError(f"No handler for a user's event of type {event['type']}")
+        await handler(self, event)
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """A user-group frame; room frames come through `ChatConsumer.relay`."""
@@ -307,6 +301,12 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             else:
                 await fanout.current().unwatch_group(self.watch, group)
         await self.send(text_data=event["text"])
+
+    user_events = {
+        "chat.frame": chat_frame,
+        "chat.close": chat_close,
+        "chat.conversation": chat_conversation,
+    }
 
 
 class LobbyConsumer(UserSocket):
@@ -355,7 +355,7 @@ class ChatConsumer(UserSocket):
         self.subscription = await fanout.current().subscribe(
             broadcast.room_group(room.pk), self.relay
         )
-        self.presence_entry = presence.entry(self.user.username, self.channel_name)
+        self.presence_entry = presence.entry(self.user.username, self.socket_id)
         online, changed = await presence.join(room.pk, self.presence_entry)
         snapshot = await database_sync_to_async(_snapshot)(room, self.user)
         rank = policy.rank_of(

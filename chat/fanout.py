@@ -5,8 +5,10 @@ Redis inside `group_send`, then N layer reads and N consumer dispatches, each a 
 and a trip through the consumer's event loop: 150-270 µs of server CPU per delivered frame.
 Here the group's members are worker processes, not sockets: `group_send` pushes one event per
 worker, the worker reads it once, and sends the one encoded text to each of its sockets on the
-room directly. Per-user groups (direct messages, notifications, closes) stay per socket; they
-are small and rare.
+room directly. Per-user groups (direct messages, notifications, closes) have worker processes
+as members too: a socket holds no layer channel of its own (no receive buffer, no pending read,
+no task), and each event to a user is read once per worker and handed to that user's local
+sockets (`listen`).
 
 A socket subscribes before it reads its room's snapshot, so nothing committed after the
 snapshot can pass it by, and its frames are held until it has sent `ready`, so that `ready`
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # `deliver(event, message)`: `message` is the event's `websocket.send`, built once for all sockets.
 Deliver = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
+# `hear(event)`: a socket's handler for the events to its user's group.
+Hear = Callable[[dict[str, Any]], Awaitable[None]]
 RECEIVE_RETRY = 0.5  # seconds between attempts to read the process channel while Redis is away
 GAP_WAIT = 2.0  # seconds a new message waits for the one it follows before the database is read
 
@@ -96,13 +100,15 @@ class _Order:
 
 
 class Fanout:
-    """The process's one layer channel for room events, and the local sockets of each room."""
+    """The process's one layer channel for room and user events, and the local sockets of each
+    room and each user."""
 
     def __init__(self, layer) -> None:
         self.layer = layer
         self.channel = ""
         self.rooms: dict[str, set[Subscription]] = {}
         self.watching: dict[str, set[Watch]] = {}
+        self.users: dict[str, set[Hear]] = {}
         self.orders: dict[str, _Order] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: list[asyncio.Task] = []
@@ -141,6 +147,25 @@ class Fanout:
                     order.filler.cancel()
                 await self._leave_if_unused(group)
 
+    async def listen(self, group: str, hear: Hear) -> None:
+        """Have `hear` called with each event to a user's group, until `unlisten`."""
+        self._start()
+        async with self._exclusive(group):
+            # Every time, as `subscribe` does: a close sent after this socket opened must reach
+            # it even if Redis lost the membership since the user's previous socket opened.
+            await self.layer.group_add(group, self.channel)
+            self.users.setdefault(group, set()).add(hear)
+
+    async def unlisten(self, group: str, hear: Hear) -> None:
+        async with self._exclusive(group):
+            listeners = self.users.get(group)
+            if listeners is None or hear not in listeners:
+                return
+            listeners.discard(hear)
+            if not listeners:
+                del self.users[group]
+                await self._leave_if_unused(group)
+
     async def watch(self, watch: Watch, groups: list[str]) -> None:
         """Have `watch` hear of new messages in these groups' rooms (its user's)."""
         self._start()
@@ -170,7 +195,7 @@ class Fanout:
 
     async def _leave_if_unused(self, group: str) -> None:
         """Under the group's lock: the process leaves a group none of its sockets needs."""
-        if group not in self.rooms and group not in self.watching:
+        if group not in self.rooms and group not in self.watching and group not in self.users:
             await self.layer.group_discard(group, self.channel)
 
     def _exclusive(self, group: str) -> "_GroupLock":
@@ -194,6 +219,10 @@ class Fanout:
                 await self._dispatch(event)
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
+        listeners = self.users.get(event.get("group", ""))
+        if listeners is not None:
+            await self._tell(listeners, event)
+            return
         if "slug" in event:
             await self._announce(event)
         order = self.orders.get(event.get("group", "")) if "follows" in event else None
@@ -255,6 +284,13 @@ class Fanout:
                 except Exception:
                     log.warning("Telling a socket of a room's activity failed", exc_info=True)
 
+    async def _tell(self, listeners: set[Hear], event: dict[str, Any]) -> None:
+        for hear in tuple(listeners):
+            try:
+                await hear(event)
+            except Exception:
+                log.warning("Handing a user's event to a socket failed", exc_info=True)
+
     async def _relay(self, event: dict[str, Any]) -> None:
         message = {"type": "websocket.send", "text": event["text"]}
         for subscription in tuple(self.rooms.get(event.get("group", ""), ())):
@@ -272,11 +308,11 @@ class Fanout:
         restores the memberships Redis lost if it restarted."""
         while True:
             await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL)
-            for group in {*self.rooms, *self.watching}:
+            for group in {*self.rooms, *self.watching, *self.users}:
                 try:
                     await self.layer.group_add(group, self.channel)
                 except Exception:
-                    log.warning("Renewing a room group failed; retrying", exc_info=True)
+                    log.warning("Renewing a group failed; retrying", exc_info=True)
                     break
 
 

@@ -72,8 +72,10 @@ async def test_a_socket_that_vanished_without_closing_expires(
 
 
 async def test_a_live_socket_stays_online_past_the_ttl(
-    open_socket, alice, bob, public_room, settings
+    open_socket, alice, bob, public_room, settings, monkeypatch
 ):
+    """One heartbeat refreshes the process's sockets in batches: here one socket per batch."""
+    monkeypatch.setattr(presence, "BEAT_BATCH", 1)
     settings.CHAT_HEARTBEAT_INTERVAL = 0.2
     settings.CHAT_PRESENCE_TTL = 0.6
     a = await open_socket(alice, public_room.slug)

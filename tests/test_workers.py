@@ -177,12 +177,46 @@ async def test_a_dm_across_workers_is_a_message_on_the_dm_and_a_notify_elsewhere
         await sock.expect_silence(0.5)
 
 
+async def test_a_user_s_sockets_on_one_worker_each_hear_their_events_once_until_the_last_closes(
+    daphne, redis_server, alice, bob, public_room
+):
+    """The worker, not the socket, is the member of a user's group: three tabs on one worker
+    each get a notification once, a tab that closed gets nothing, and the worker leaves the
+    group only with the last tab."""
+    one, two = daphne(), daphne()
+    tabs = [await one.connect(bob, public_room.slug) for _ in range(3)]
+    alice_sock = await two.connect(alice, public_room.slug)
+
+    def members() -> int:
+        reply = redis_server.command("ZCARD", f"asgi:group:user.{bob.pk}")
+        return int(reply.strip().lstrip(b":"))
+
+    assert members() == 1
+
+    await alice_sock.send("dm.send", to="bob", body="to every tab", client_id="tabs-1")
+    for tab in tabs:
+        assert (await tab.expect("notify"))["message"]["body"] == "to every tab"
+        await tab.expect_silence(0.3)
+
+    await tabs[0].close()
+    await alice_sock.send("dm.send", to="bob", body="to the open tabs", client_id="tabs-2")
+    for tab in tabs[1:]:
+        assert (await tab.expect("notify"))["message"]["body"] == "to the open tabs"
+    await tabs[1].close()
+    await tabs[2].roundtrip()
+    assert members() == 1
+    await tabs[2].close()
+    async with asyncio.timeout(10):
+        while members():  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+
 async def test_a_thousand_sockets_closing_at_once_leave_no_stale_group_members(
     daphne, redis_server, make_user, public_room
 ):
-    """Each close is a `group_discard` of the socket's user group, a presence removal and, for
-    the last socket of the room on a worker, the worker's leaving the room's group; with a pool
-    that failed past 100 connections, most of a crowd stayed behind as stale members."""
+    """Each close is a presence removal and, for the last socket of a user or of the room on a
+    worker, the worker's leaving that group; with a pool that failed past 100 connections, most
+    of a crowd stayed behind as stale members."""
     users = [await sync_to_async(make_user)(f"user{n}") for n in range(10)]
     crowd = {"CHAT_SOCKETS_PER_USER": "1000", "CHAT_RATE_LIMITS": "connect=1000/1"}
     workers = daphne(**crowd), daphne(**crowd)
@@ -204,7 +238,9 @@ async def test_a_thousand_sockets_closing_at_once_leave_no_stale_group_members(
     room_group = f"asgi:group:room.{public_room.pk}"
     presence = f"chat:presence:{public_room.pk}"
     assert members(room_group) == 2  # each worker joins the room once, for all its sockets
-    assert members("asgi:group:user.*") == 1000
+    # Each worker joins a user's group once, however many of the user's sockets it holds:
+    # user n % 10 is always on worker n % 2.
+    assert members("asgi:group:user.*") == 10
     assert members(presence) == 1000
     assert members("chat:sockets:*") == 1000  # each user's open sockets, counted for the cap
     await asyncio.gather(*(sock.close() for sock in sockets))

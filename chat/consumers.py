@@ -85,6 +85,8 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         """Leave also when the consumer dies without a `disconnect` (Daphne cancels it, say):
         else the heartbeat would keep a gone socket present."""
         self.socket_id = uuid.uuid4().hex
+        # The user's events that come while the socket opens wait here: `ready` goes first.
+        self.held: list[dict[str, Any]] | None = []
         transport = backpressure.transport_of(send)
         if transport is not None:
             send = self._bounded(send, transport)
@@ -137,6 +139,9 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             room_id = self.room.pk if self.presence_entry else None
             self.beat = presence.Beat(self.user.pk, self.socket_id, room_id, self.presence_entry)
             presence.keep(self.beat)
+            while self.held:
+                await self._handle(self.held.pop(0))
+            self.held = None
 
     def identify(self) -> None:
         """Who this is (an API token's user, a ticket's, or the session's) and the rooms whose
@@ -272,6 +277,12 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     # Events to the user's group, from the process's fan-out (see chat.broadcast).
 
     async def hear(self, event: dict[str, Any]) -> None:
+        if self.held is not None:
+            self.held.append(event)
+            return
+        await self._handle(event)
+
+    async def _handle(self, event: dict[str, Any]) -> None:
         handler = self.user_events.get(event["type"])
         if handler is None:
             raise ValueError(f"No handler for a user's event of type {event['type']}")

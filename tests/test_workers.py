@@ -177,6 +177,27 @@ async def test_a_dm_across_workers_is_a_message_on_the_dm_and_a_notify_elsewhere
         await sock.expect_silence(0.5)
 
 
+async def test_ready_is_the_first_frame_though_the_user_s_events_arrive_during_the_handshake(
+    daphne, make_user, alice
+):
+    """Opening a public room one is not in joins it, and the join tells the user's sockets
+    (`conversation`), the opening one too, while it still builds `ready`: that waits."""
+    crowd = {"CHAT_SOCKETS_PER_USER": "100", "CHAT_RATE_LIMITS": "connect=1000/1"}
+    worker = daphne(**crowd)
+    users = [await sync_to_async(make_user)(f"user{n}") for n in range(20)]
+    public = [
+        await sync_to_async(rooms.create_room)(creator=alice, name=f"Room {n}", kind="public")
+        for n in range(5)
+    ]
+
+    async def first_frame(user, room) -> dict:
+        sock = await worker.connect(user, room.slug, expect_ready=False)
+        return await sock.recv(timeout=10)
+
+    firsts = await asyncio.gather(*(first_frame(u, r) for u in users for r in public))
+    assert [frame["type"] for frame in firsts] == ["ready"] * 100
+
+
 async def test_a_user_s_sockets_on_one_worker_each_hear_their_events_once_until_the_last_closes(
     daphne, redis_server, alice, bob, public_room
 ):

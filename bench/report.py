@@ -451,6 +451,17 @@ def _scenario_cde(cde: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             f"| {d['closed_by_server']} {d['close_codes'] or ''} (open {d['open_after']}) "
             f"| {_ok(d['closed_by_server'] == 0)} |"
         )
+        if "cpu_seconds" in d:
+            per = max(1, d["open_before"]) * max(d["cpu_seconds"]["seconds"], 1e-9) / 60
+            lines.append(
+                "| D: CPU while idle, per socket per minute | "
+                + ", ".join(
+                    f"{role} {_f(1e6 * d['cpu_seconds'][role] / per, 1)} µs"
+                    for role in ("server", "redis")
+                    if role in d["cpu_seconds"]
+                )
+                + " | |"
+            )
     e = cde.get("E")
     if e:
         lines += [
@@ -459,6 +470,7 @@ def _scenario_cde(cde: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             f"(after {_f(e['clean_seconds'], 1)} s) | {_ok(e['room_group_members'] == 0)} |",
             f"| E: presence entries left | {e['presence_entries']} "
             f"| {_ok(e['presence_entries'] == 0)} |",
-            f"| E: user group members left (not checked) | {e['user_group_members']} | |",
+            f"| E: user group members left | {e['user_group_members']} "
+            f"| {_ok(e['user_group_members'] == 0)} |",
         ]
     return [*lines, ""]

@@ -432,7 +432,9 @@ def scenario_cde(ctx: Context, scenarios: set[str]) -> dict[str, Any]:
     )
     if "D" in scenarios:
         ctx.log(f"  D holding them {o.hold_seconds:.0f} s")
+        before = ctx.sample()
         answers = ctx.pool.call("hold", {"seconds": o.hold_seconds})
+        idle = before.delta(ctx.sample())
         closed: Counter = Counter()
         for a in answers:
             closed.update(a["closed_by_server"])
@@ -442,15 +444,17 @@ def scenario_cde(ctx: Context, scenarios: set[str]) -> dict[str, Any]:
             "open_after": sum(a["open_after"] for a in answers),
             "closed_by_server": sum(closed.values()),
             "close_codes": dict(closed),
+            # What idle sockets cost: heartbeats, group renewals, pings.
+            "cpu_seconds": idle,
         }
     if "E" in scenarios and redis:
         started = time.monotonic()
         answers = ctx.pool.call("close_all", {})
         closed_in = time.monotonic() - started
         left = redis_leftovers(redis)
-        while (left["room_group_members"] or left["presence_entries"]) and (
-            time.monotonic() - started < o.e_timeout
-        ):
+        while (
+            left["room_group_members"] or left["presence_entries"] or left["user_group_members"]
+        ) and (time.monotonic() - started < o.e_timeout):
             time.sleep(0.2)
             left = redis_leftovers(redis)
         out["E"] = {
@@ -458,7 +462,9 @@ def scenario_cde(ctx: Context, scenarios: set[str]) -> dict[str, Any]:
             "close_seconds": closed_in,
             "clean_seconds": time.monotonic() - started,
             **left,
-            "clean": not (left["room_group_members"] or left["presence_entries"]),
+            "clean": not (
+                left["room_group_members"] or left["presence_entries"] or left["user_group_members"]
+            ),
         }
     else:
         ctx.pool.call("close_all", {})

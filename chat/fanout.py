@@ -193,9 +193,12 @@ class Fanout:
         for group in tuple(watch.groups):
             await self.unwatch_group(watch, group)
 
+    def _in_use(self, group: str) -> bool:
+        return group in self.rooms or group in self.watching or group in self.users
+
     async def _leave_if_unused(self, group: str) -> None:
         """Under the group's lock: the process leaves a group none of its sockets needs."""
-        if group not in self.rooms and group not in self.watching and group not in self.users:
+        if not self._in_use(group):
             await self.layer.group_discard(group, self.channel)
 
     def _exclusive(self, group: str) -> "_GroupLock":
@@ -305,12 +308,15 @@ class Fanout:
 
     async def _renew(self) -> None:
         """Re-join every group now and then: it refreshes the layer's group expiry, and
-        restores the memberships Redis lost if it restarted."""
+        restores the memberships Redis lost if it restarted. Each under its lock, and only
+        while still in use: a group its last socket left meanwhile stays left."""
         while True:
             await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL)
             for group in {*self.rooms, *self.watching, *self.users}:
                 try:
-                    await self.layer.group_add(group, self.channel)
+                    async with self._exclusive(group):
+                        if self._in_use(group):
+                            await self.layer.group_add(group, self.channel)
                 except Exception:
                     log.warning("Renewing a group failed; retrying", exc_info=True)
                     break

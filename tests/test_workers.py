@@ -251,10 +251,7 @@ async def test_a_thousand_sockets_closing_at_once_leave_no_stale_group_members(
         )
 
     def members(pattern: str) -> int:
-        """Members of the sorted sets whose keys match, summed."""
-        reply = redis_server.command("KEYS", pattern).split(b"\r\n")
-        keys = [line.decode() for line in reply[2::2]]
-        return sum(int(redis_server.command("ZCARD", key).strip().lstrip(b":")) for key in keys)
+        return _members(redis_server, pattern)
 
     room_group = f"asgi:group:room.{public_room.pk}"
     presence = f"chat:presence:{public_room.pk}"
@@ -274,3 +271,34 @@ async def test_a_thousand_sockets_closing_at_once_leave_no_stale_group_members(
             or members("chat:sockets:*")
         ):
             await asyncio.sleep(0.5)
+
+
+def _members(redis_server, pattern: str) -> int:
+    """Members of the sorted sets whose keys match, summed."""
+    reply = redis_server.command("KEYS", pattern).split(b"\r\n")
+    keys = [line.decode() for line in reply[2::2]]
+    return sum(int(redis_server.command("ZCARD", key).strip().lstrip(b":")) for key in keys)
+
+
+async def test_groups_a_worker_leaves_while_it_renews_its_groups_stay_left(
+    daphne, redis_server, make_user, alice
+):
+    """The fan-out re-adds its groups every `CHAT_HEARTBEAT_INTERVAL` (a Redis restart loses
+    them); a renewal that raced the last socket's leaving put the worker back into a group it
+    had just left, for a day (`group_expiry`). Here the renewal runs all the time."""
+    worker = daphne(CHAT_HEARTBEAT_INTERVAL="0.01")
+    users = [await sync_to_async(make_user)(f"user{n}") for n in range(40)]
+    public = [
+        await sync_to_async(rooms.create_room)(creator=alice, name=f"Room {n}", kind="public")
+        for n in range(40)
+    ]
+    sockets = await asyncio.gather(
+        *(worker.connect(u, r.slug) for u, r in zip(users, public, strict=True))
+    )
+    assert _members(redis_server, "asgi:group:*") == 80
+    await asyncio.gather(*(sock.close() for sock in sockets))
+    async with asyncio.timeout(10):
+        while _members(redis_server, "asgi:group:*"):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+    assert _members(redis_server, "asgi:group:*") == 0

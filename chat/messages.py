@@ -21,6 +21,7 @@ from . import attachments as chat_attachments
 from . import (
     broadcast,
     conversations,
+    pages,
     policy,
     protocol,
     reactions,
@@ -363,13 +364,11 @@ def history(
     """A page of messages, oldest first, and whether more lie beyond it in that direction."""
     if before is not None and after is not None:
         raise Invalid(gettext("Give 'before' or 'after', not both."))
-    messages = _of_room(room)
     if after is not None:  # after=0: from the room's first message
-        page = list(messages.filter(id__gt=after).order_by("id")[: limit + 1])
+        page = pages.read(room.pk, bound="after", at=after, newest=False, limit=limit + 1)
         return with_extras(page[:limit], room), len(page) > limit
-    if before is not None:
-        messages = messages.filter(id__lt=before)
-    page = list(messages.order_by("-id")[: limit + 1])
+    bound = "before" if before is not None else None
+    page = pages.read(room.pk, bound=bound, at=before, newest=True, limit=limit + 1)
     return with_extras(page[:limit][::-1], room), len(page) > limit
 
 
@@ -377,18 +376,11 @@ def around(*, room: Room, message_id: int, limit: int = 50) -> tuple[list[Messag
     """A page centred on a message (a reply's original, a search result), oldest first, and
     whether older and newer ones lie beyond it. The message need not exist any more: the page
     is what stands around its place."""
-    messages = _of_room(room)
     before, after = limit // 2, limit - limit // 2
-    older = list(messages.filter(id__lt=message_id).order_by("-id")[: before + 1])
-    newer = list(messages.filter(id__gte=message_id).order_by("id")[: after + 1])
+    older = pages.read(room.pk, bound="before", at=message_id, newest=True, limit=before + 1)
+    newer = pages.read(room.pk, bound="from", at=message_id, newest=False, limit=after + 1)
     page = older[:before][::-1] + newer[:after]
     return with_extras(page, room), len(older) > before, len(newer) > after
-
-
-def _of_room(room: Room):
-    """A room's visible messages, without a copy of the room's row joined to each one: a
-    page of 50 built 50 Room objects (`with_extras` gives them this one)."""
-    return Message.objects.visible().filter(room=room).select_related(*writing.RELATED_IN_ROOM)
 
 
 def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
@@ -419,7 +411,7 @@ def mark_read(*, user: AbstractBaseUser, room: Room, message_id: int) -> None:
 def with_extras(messages: list[Message], room: Room | None = None) -> list[Message]:
     """The messages, each with what `protocol.message_data` reads beside its row: its
     reactions (`reactions_summary`) and files (`attachment_list`). Two queries for a page.
-    `room`: theirs, when they were read without it (`_of_room`)."""
+    `room`: theirs, when they were read without it (chat.pages)."""
     ids = [message.pk for message in messages]
     found = reactions.summaries(ids)
     files = chat_attachments.of_messages(ids)

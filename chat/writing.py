@@ -19,9 +19,8 @@ from .errors import NotFound, Unauthenticated
 from .models import BlockedTerm, Membership, Message, Mute, Room, RoomBan
 
 # What a message's data needs beside its row (chat.protocol.message_data); a page of one
-# room's messages is given its room instead of a copy of it per message.
-RELATED_IN_ROOM = ("author", "author__bot", "reply_to__author")
-RELATED = ("room", *RELATED_IN_ROOM)
+# room's messages reads the same by plain SQL (chat.pages).
+RELATED = ("room", "author", "author__bot", "reply_to__author")
 
 _FROM = """
 FROM {room} r

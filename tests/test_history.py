@@ -3,7 +3,7 @@
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 
-from chat import messages
+from chat import bots, messages, rooms
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,3 +104,41 @@ async def test_reconnecting_client_gets_exactly_what_it_missed(
         after = page["messages"][-1]["id"] if page["messages"] else after
         has_more = page["has_more"]
     assert missed == [f"missed {n}" for n in range(7)]
+
+
+async def test_every_page_shows_each_message_as_its_live_frame_did(
+    open_socket, alice, bob, members
+):
+    """Pages are read by one plain statement (chat.pages), live frames from the stored row:
+    a bot's message, a reply to it and a reply to a deleted message read back the same."""
+    bot = await sync_to_async(bots.create)(owner=alice, username="helper")
+    await sync_to_async(rooms.open_room)(user=bot.user, slug=members.slug)
+    b = await open_socket(bob, members.slug)
+    gone, _ = await sync_to_async(messages.post)(author=alice, room=members, body="soon gone")
+    beep, _ = await sync_to_async(messages.post)(author=bot.user, room=members, body="**beep**")
+    await sync_to_async(messages.post)(
+        author=alice, room=members, body="a reply to the bot", reply_to=beep.pk
+    )
+    await sync_to_async(messages.post)(
+        author=bob, room=members, body="a reply to the gone", reply_to=gone.pk
+    )
+    await sync_to_async(messages.delete)(actor=alice, room=members, message_id=gone.pk)
+    live = {}
+    while len(live) < 4:
+        frame = await b.recv_type("message")
+        live[frame["message"]["id"]] = frame["message"]
+    await b.recv_type("message.deleted")
+    del live[gone.pk]
+    for message in live.values():
+        if message["reply_to"] and message["reply_to"]["id"] == gone.pk:
+            message["reply_to"] = {"id": gone.pk, "author": None, "excerpt": None}
+    assert live[beep.pk]["author_bot"] is True
+    expected = sorted(live.values(), key=lambda m: m["id"])
+
+    fresh = await open_socket(alice, members.slug)
+    assert fresh.ready["messages"] == expected
+    for fields in ({}, {"after": 0}, {"before": expected[-1]["id"] + 1}):
+        await b.send("history", **fields)
+        assert (await b.expect("history"))["messages"] == expected
+    await b.send("history", around=beep.pk, limit=6)
+    assert (await b.expect("history"))["messages"] == expected

@@ -246,6 +246,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, their row read by plain SQL (chat/sessions.py).
+SESSION_ENGINE = "chat.sessions"
 
 # Chat rules; the defaults are documented in docs/protocol.md and docs/reliability.md.
 CHAT_MESSAGE_MAX_LENGTH = 4000

@@ -52,6 +52,7 @@ Deliver = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
 Hear = Callable[[dict[str, Any]], Awaitable[None]]
 RECEIVE_RETRY = 0.5  # seconds between attempts to read the process channel while Redis is away
 GAP_WAIT = 2.0  # seconds a new message waits for the one it follows before the database is read
+RENEW_BATCH = 500  # groups re-joined per round trip
 
 
 class Subscription:
@@ -308,18 +309,29 @@ class Fanout:
 
     async def _renew(self) -> None:
         """Re-join every group now and then: it refreshes the layer's group expiry, and
-        restores the memberships Redis lost if it restarted. Each under its lock, and only
-        while still in use: a group its last socket left meanwhile stays left."""
+        restores the memberships Redis lost if it restarted. In batches of `RENEW_BATCH`;
+        a group whose last socket left while its batch was on the way is left again, or the
+        renewal would have put the worker back in it for a day (`group_expiry`)."""
         while True:
             await asyncio.sleep(settings.CHAT_HEARTBEAT_INTERVAL)
-            for group in {*self.rooms, *self.watching, *self.users}:
+            groups = [*{*self.rooms, *self.watching, *self.users}]
+            for start in range(0, len(groups), RENEW_BATCH):
+                batch = groups[start : start + RENEW_BATCH]
                 try:
-                    async with self._exclusive(group):
-                        if self._in_use(group):
-                            await self.layer.group_add(group, self.channel)
+                    await self._add_all(batch)
+                    for group in batch:
+                        async with self._exclusive(group):
+                            await self._leave_if_unused(group)
                 except Exception:
-                    log.warning("Renewing a group failed; retrying", exc_info=True)
+                    log.warning("Renewing groups failed; retrying", exc_info=True)
                     break
+
+    async def _add_all(self, groups: list[str]) -> None:
+        if isinstance(self.layer, WaitingRedisChannelLayer):
+            await self.layer.group_add_many(groups, self.channel)
+            return
+        for group in groups:
+            await self.layer.group_add(group, self.channel)
 
 
 class _GroupLock:

@@ -96,12 +96,20 @@ def forget(beat: Beat) -> None:
 
 
 async def _beat(heart: _Heart) -> None:
+    """A socket that closed while its batch was on the way has its entries dropped again:
+    the refresh may have landed after its own leaving, and it would seem online until its
+    entry expired."""
     while True:
         started = time.monotonic()
         beats = list(heart.beats)
         for start in range(0, len(beats), BEAT_BATCH):
+            batch = [beat for beat in beats[start : start + BEAT_BATCH] if beat in heart.beats]
             try:
-                await _refresh(beats[start : start + BEAT_BATCH])
+                await _refresh(batch)
+                for gone in [beat for beat in batch if beat not in heart.beats]:
+                    await close_socket(gone.user_id, gone.socket_id)
+                    if gone.room_id is not None:
+                        await store().drop(_key(gone.room_id), gone.entry)
             except Exception:
                 log.warning("Chat heartbeat failed; retrying next beat", exc_info=True)
         elapsed = time.monotonic() - started

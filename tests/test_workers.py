@@ -280,12 +280,13 @@ def _members(redis_server, pattern: str) -> int:
     return sum(int(redis_server.command("ZCARD", key).strip().lstrip(b":")) for key in keys)
 
 
-async def test_groups_a_worker_leaves_while_it_renews_its_groups_stay_left(
+async def test_what_a_worker_renews_stays_gone_once_its_sockets_left(
     daphne, redis_server, make_user, alice
 ):
-    """The fan-out re-adds its groups every `CHAT_HEARTBEAT_INTERVAL` (a Redis restart loses
-    them); a renewal that raced the last socket's leaving put the worker back into a group it
-    had just left, for a day (`group_expiry`). Here the renewal runs all the time."""
+    """Each worker re-adds its groups and refreshes its sockets' presence entries every
+    `CHAT_HEARTBEAT_INTERVAL` (a Redis restart loses them). A renewal that raced the sockets'
+    leaving put the worker back into groups it had left, for a day (`group_expiry`), and the
+    sockets back online until their entries expired. Here the renewals run all the time."""
     worker = daphne(CHAT_HEARTBEAT_INTERVAL="0.01")
     users = [await sync_to_async(make_user)(f"user{n}") for n in range(40)]
     public = [
@@ -295,10 +296,11 @@ async def test_groups_a_worker_leaves_while_it_renews_its_groups_stay_left(
     sockets = await asyncio.gather(
         *(worker.connect(u, r.slug) for u, r in zip(users, public, strict=True))
     )
-    assert _members(redis_server, "asgi:group:*") == 80
+    patterns = ("asgi:group:*", "chat:presence:*", "chat:sockets:*")
+    assert [_members(redis_server, pattern) for pattern in patterns] == [80, 40, 40]
     await asyncio.gather(*(sock.close() for sock in sockets))
     async with asyncio.timeout(10):
-        while _members(redis_server, "asgi:group:*"):  # noqa: ASYNC110
+        while any(_members(redis_server, pattern) for pattern in patterns):  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     await asyncio.sleep(1)
-    assert _members(redis_server, "asgi:group:*") == 0
+    assert [_members(redis_server, pattern) for pattern in patterns] == [0, 0, 0]

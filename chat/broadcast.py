@@ -46,6 +46,10 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def is_user_group(group: str) -> bool:
+    return group.startswith("user.")
+
+
 def session_digest(session_key: str | None) -> str | None:
     """Sockets are matched to a session by a digest, so raw session keys never enter Redis."""
     if not session_key:

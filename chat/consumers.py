@@ -76,14 +76,16 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     counted = False  # among the user's open sockets (chat.presence)
     presence_entry = ""  # on its room's online list (chat.presence), for a room socket
     beat: presence.Beat | None = None  # refreshed by the process's heartbeat while open
+    left = False  # `leave` has run: the socket hears nothing more
     watch: fanout.Watch | None = None  # new messages in the user's other rooms
     session: str | None = None  # a digest of the session's key, for a cookie's socket
     token_id: int | None = None  # the API token's, for a token's or a ticket's socket
     dropped = False  # for leaving too much unread (chat.backpressure)
 
     async def __call__(self, scope, receive, send) -> None:
-        """Leave also when the consumer dies without a `disconnect` (Daphne cancels it, say):
-        else the heartbeat would keep a gone socket present."""
+        """Leave also when the consumer dies without a `disconnect` (Daphne cancels it, even
+        in the middle of opening): else the fan-out would keep handing it its user's events
+        and the heartbeat would keep a gone socket present."""
         self.socket_id = uuid.uuid4().hex
         # The user's events that come while the socket opens wait here: `ready` goes first.
         self.held: list[dict[str, Any]] | None = []
@@ -93,7 +95,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self.disconnect(1011)
+            await self.leave()
 
     def _bounded(self, send: Send, transport: Any) -> Send:
         """`send`, dropping the connection instead once its peer leaves more than
@@ -126,13 +128,13 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             await self._admit()
             await self.open()
         except ChatError as exc:
-            await self._leave()
+            await self.leave()
             await self.close(
                 code=FLOODING_CLOSE_CODE if isinstance(exc, RateLimited) else exc.close_code
             )
         except Exception:
             log.exception("Opening a chat socket failed")
-            await self._leave()
+            await self.leave()
             await self.close(code=Unavailable.close_code)
         else:
             self.opened = True
@@ -140,7 +142,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
             self.beat = presence.Beat(self.user.pk, self.socket_id, room_id, self.presence_entry)
             presence.keep(self.beat)
             while self.held:
-                await self._handle(self.held.pop(0))
+                await self._handle_safely(self.held.pop(0))
             self.held = None
 
     def identify(self) -> None:
@@ -191,11 +193,17 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         await fanout.current().watch(self.watch, [broadcast.room_group(i) for i in self.watched])
 
     async def _send_text(self, text: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": text})
+        """An `activity` frame from the fan-out: held until `ready` like the user's events."""
+        await self.hear({"type": "chat.frame", "text": text})
 
     async def disconnect(self, code: int) -> None:
-        if self.opened:
-            self.opened = False
+        self.opened = False
+        await self.leave()
+
+    async def leave(self) -> None:
+        """Once, however the socket ends: a refusal, a close, a cancelled consumer."""
+        if not self.left:
+            self.left = True
             await self._leave()
 
     async def _leave(self) -> None:
@@ -277,10 +285,18 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     # Events to the user's group, from the process's fan-out (see chat.broadcast).
 
     async def hear(self, event: dict[str, Any]) -> None:
+        if self.left:
+            return
         if self.held is not None:
             self.held.append(event)
             return
         await self._handle(event)
+
+    async def _handle_safely(self, event: dict[str, Any]) -> None:
+        try:
+            await self._handle(event)
+        except Exception:
+            log.warning("Handling a user's event failed", exc_info=True)
 
     async def _handle(self, event: dict[str, Any]) -> None:
         handler = self.user_events.get(event["type"])

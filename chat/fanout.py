@@ -40,7 +40,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import messages, protocol
+from . import broadcast, messages, protocol
 from .layers import WaitingRedisChannelLayer
 from .models import Room
 
@@ -88,6 +88,7 @@ class Watch:
         self.group = group
         self.send = send
         self.groups: set[str] = set()
+        self.closed = False  # `unwatch` ran: an event still on its way may not add it back
 
 
 class _Order:
@@ -173,11 +174,16 @@ class Fanout:
         await asyncio.gather(*(self.watch_group(watch, group) for group in groups))
 
     async def watch_group(self, watch: Watch, group: str) -> None:
+        """Registered before the group is joined: an `unwatch` meanwhile (the socket closing
+        while the fan-out handles its user's `conversation`) then finds it and takes it out."""
         async with self._exclusive(group):
-            if group not in self.rooms and group not in self.watching:
-                await self.layer.group_add(group, self.channel)
+            if watch.closed:
+                return
+            first = not self._in_use(group)
             self.watching.setdefault(group, set()).add(watch)
             watch.groups.add(group)
+            if first:
+                await self.layer.group_add(group, self.channel)
 
     async def unwatch_group(self, watch: Watch, group: str) -> None:
         async with self._exclusive(group):
@@ -191,6 +197,7 @@ class Fanout:
                 await self._leave_if_unused(group)
 
     async def unwatch(self, watch: Watch) -> None:
+        watch.closed = True
         for group in tuple(watch.groups):
             await self.unwatch_group(watch, group)
 
@@ -220,12 +227,16 @@ class Fanout:
                 log.warning("Reading room events again")
                 failing = False
             for event in events:
-                await self._dispatch(event)
+                try:
+                    await self._dispatch(event)
+                except Exception:
+                    log.warning("Relaying an event failed", exc_info=True)
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
-        listeners = self.users.get(event.get("group", ""))
-        if listeners is not None:
-            await self._tell(listeners, event)
+        group = event.get("group", "")
+        if broadcast.is_user_group(group):
+            # None of its sockets may be here any more: the last one left after it was sent.
+            await self._tell(group, event)
             return
         if "slug" in event:
             await self._announce(event)
@@ -288,8 +299,10 @@ class Fanout:
                 except Exception:
                     log.warning("Telling a socket of a room's activity failed", exc_info=True)
 
-    async def _tell(self, listeners: set[Hear], event: dict[str, Any]) -> None:
-        for hear in tuple(listeners):
+    async def _tell(self, group: str, event: dict[str, Any]) -> None:
+        for hear in tuple(self.users.get(group, ())):
+            if hear not in self.users.get(group, ()):
+                continue  # left while an earlier socket was handling the event
             try:
                 await hear(event)
             except Exception:

@@ -106,12 +106,16 @@ async def _beat(heart: _Heart) -> None:
             batch = [beat for beat in beats[start : start + BEAT_BATCH] if beat in heart.beats]
             try:
                 await _refresh(batch)
-                for gone in [beat for beat in batch if beat not in heart.beats]:
-                    await close_socket(gone.user_id, gone.socket_id)
-                    if gone.room_id is not None:
-                        await store().drop(_key(gone.room_id), gone.entry)
             except Exception:
                 log.warning("Chat heartbeat failed; retrying next beat", exc_info=True)
+            gone = [beat for beat in batch if beat not in heart.beats]
+            try:
+                for beat in gone:
+                    await close_socket(beat.user_id, beat.socket_id)
+                    if beat.room_id is not None:
+                        await store().drop(_key(beat.room_id), beat.entry)
+            except Exception:
+                log.warning("Dropping closed sockets' entries failed", exc_info=True)
         elapsed = time.monotonic() - started
         await asyncio.sleep(max(0.0, settings.CHAT_HEARTBEAT_INTERVAL - elapsed))
 

@@ -243,10 +243,11 @@ class Fanout:
         order = self.orders.get(event.get("group", "")) if "follows" in event else None
         if order is None:
             await self._relay(event)
+        elif order.last is not None and event["id"] <= order.last:
+            return  # late: filling the gap relayed it from the database already
         elif order.last is None or event["follows"] <= order.last:
-            # In order; or late, after a gap was filled (clients drop a copy they hold by id).
             await self._relay(event)
-            order.last = max(order.last or 0, event["id"])
+            order.last = event["id"]
             await self._release(order)
         else:
             order.waiting[event["follows"]] = event
@@ -267,8 +268,8 @@ class Fanout:
         await asyncio.sleep(GAP_WAIT)
         order = self.orders[group]
         try:
-            missing, _ = await database_sync_to_async(messages.history)(
-                room=Room(pk=room_id), after=order.last, limit=len(order.waiting) + 100
+            missing = await database_sync_to_async(_missing)(
+                room_id, after=order.last, limit=len(order.waiting) + 100
             )
         except Exception:
             log.warning("Reading messages missed by the fan-out failed", exc_info=True)
@@ -345,6 +346,12 @@ class Fanout:
             return
         for group in groups:
             await self.layer.group_add(group, self.channel)
+
+
+def _missing(room_id: int, *, after: int | None, limit: int) -> list:
+    """The room's messages after `after`, with the room's own row: their frames name it."""
+    room = Room.objects.get(pk=room_id)
+    return messages.history(room=room, after=after or 0, limit=limit)[0]
 
 
 class _GroupLock:

@@ -136,6 +136,7 @@ async def test_a_message_stored_without_its_broadcast_reaches_open_sockets_befor
     for sock in (a, b):
         missed = (await sock.expect("message", timeout=10))["message"]
         assert (missed["id"], missed["body"]) == (lost.pk, "never broadcast")
+        assert missed["room"] == public_room.slug
         assert (await sock.expect("message"))["message"]["body"] == "after"
         await sock.expect_silence(0.5)
 

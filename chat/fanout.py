@@ -138,12 +138,7 @@ class Fanout:
         """Leave; the last local socket of a room takes the process out of its group."""
         group = subscription.group
         async with self._exclusive(group):
-            members = self.rooms.get(group)
-            if members is None or subscription not in members:
-                return
-            members.discard(subscription)
-            if not members:
-                del self.rooms[group]
+            if self._remove(self.rooms, group, subscription):
                 order = self.orders.pop(group, None)
                 if order is not None and order.filler is not None:
                     order.filler.cancel()
@@ -160,12 +155,7 @@ class Fanout:
 
     async def unlisten(self, group: str, hear: Hear) -> None:
         async with self._exclusive(group):
-            listeners = self.users.get(group)
-            if listeners is None or hear not in listeners:
-                return
-            listeners.discard(hear)
-            if not listeners:
-                del self.users[group]
+            if self._remove(self.users, group, hear):
                 await self._leave_if_unused(group)
 
     async def watch(self, watch: Watch, groups: list[str]) -> None:
@@ -187,19 +177,27 @@ class Fanout:
 
     async def unwatch_group(self, watch: Watch, group: str) -> None:
         async with self._exclusive(group):
-            watchers = self.watching.get(group)
             watch.groups.discard(group)
-            if watchers is None or watch not in watchers:
-                return
-            watchers.discard(watch)
-            if not watchers:
-                del self.watching[group]
+            if self._remove(self.watching, group, watch):
                 await self._leave_if_unused(group)
 
     async def unwatch(self, watch: Watch) -> None:
         watch.closed = True
         for group in tuple(watch.groups):
             await self.unwatch_group(watch, group)
+
+    @staticmethod
+    def _remove(registry: dict[str, set], group: str, member: object) -> bool:
+        """Under the group's lock: take `member` out of the group's local sockets; whether it
+        was the last one there (the group is then dropped from `registry`)."""
+        members = registry.get(group)
+        if members is None or member not in members:
+            return False
+        members.discard(member)
+        if members:
+            return False
+        del registry[group]
+        return True
 
     def _in_use(self, group: str) -> bool:
         return group in self.rooms or group in self.watching or group in self.users
@@ -333,7 +331,9 @@ class Fanout:
                 batch = groups[start : start + RENEW_BATCH]
                 try:
                     await self._add_all(batch)
-                    for group in batch:
+                    # Only a group unused now can have been left while the batch was on the
+                    # way; one in use stays a member whatever happens next.
+                    for group in [group for group in batch if not self._in_use(group)]:
                         async with self._exclusive(group):
                             await self._leave_if_unused(group)
                 except Exception:

@@ -7,6 +7,8 @@ room with no messages (docs/performance.md, issue 17). The rows come back as the
 instances, their related objects cached as `select_related` caches them.
 """
 
+import itertools
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 
@@ -44,7 +46,11 @@ def read(
     with connection.cursor() as cursor:
         cursor.execute(_statements[key], params)
         found = cursor.fetchall()
-    return [_message(row) for row in found]
+    user = get_user_model()
+    models = (Message, user, Bot, Message, user)
+    ends = list(itertools.accumulate(rows.width(model) for model in models))
+    spans = list(zip([0, *ends[:-1]], ends, strict=True))
+    return [_message(user, [row[start:end] for start, end in spans]) for row in found]
 
 
 def _statement(bound: str | None, newest: bool) -> str:
@@ -63,12 +69,8 @@ def _statement(bound: str | None, newest: bool) -> str:
     )
 
 
-def _message(row: tuple) -> Message:
-    user = get_user_model()
-    parts, start = [], 0
-    for model in (Message, user, Bot, Message, user):
-        parts.append(row[start : start + rows.width(model)])
-        start += rows.width(model)
+def _message(user: type, parts: list[tuple]) -> Message:
+    """One row of `_SQL`, already cut into the columns of its five models."""
     message_row, author_row, bot_row, original_row, original_author_row = parts
     message = rows.instance(Message, message_row)
     author = rows.instance(user, author_row)

@@ -11,8 +11,8 @@ room event of the worker. channels-redis' `receive` costs four Redis round trips
 receive loses nothing); read one by one, that capped a worker at about 400 room events/s, and
 under more the channel overflowed and dropped events (docs/performance.md).
 
-`group_send` does what core's does in two round trips instead of four, and sends its scripts
-by digest: every message of every room goes through it (docs/performance.md, issue 17).
+`group_send` does what core's does in one round trip instead of four, and sends its scripts by
+digest: every message of every room goes through it (docs/performance.md, issue 17).
 `group_add` takes one round trip instead of two, and `group_add_many` one per shard for all
 the groups a worker renews (chat.fanout).
 """
@@ -54,12 +54,47 @@ for i = 1, n do
 end
 return full
 """
+# One Redis: the group's members (expired ones dropped), and `_PUSH` for each that is a plain
+# channel, as the fan-out's are. ARGV: the group's cutoff, the message, the key prefix, the
+# time, the expiry, the default capacity, then pairs of a channel name prefix and its
+# capacity. The message is one serialization for all: core adds `__asgi_channel__` only for
+# process-local channels (with '!'), which are answered back to be sent core's way. The
+# channels' keys are not among KEYS, as a standalone Redis allows (not a cluster).
+_GROUP_PUSH = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
+local message, prefix, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local expiry, default = tonumber(ARGV[5]), tonumber(ARGV[6])
+local full, localized = 0, {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if string.find(member, '!', 1, true) then
+        localized[#localized + 1] = member
+    else
+        local capacity = default
+        for i = 7, #ARGV, 2 do
+            if string.sub(member, 1, #ARGV[i]) == ARGV[i] then
+                capacity = tonumber(ARGV[i + 1])
+                break
+            end
+        end
+        local key = prefix .. member
+        redis.call('ZREMRANGEBYSCORE', key, 0, now - expiry)
+        if redis.call('ZCARD', key) < capacity then
+            redis.call('ZADD', key, now, message)
+            redis.call('EXPIRE', key, expiry)
+        else
+            full = full + 1
+        end
+    end
+end
+return {full, localized}
+"""
 
 
 class WaitingRedisChannelLayer(RedisChannelLayer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, channel_capacity: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, channel_capacity=channel_capacity, **kwargs)
         self._scripts: dict[str, AsyncScript] = {}
+        self._capacities = _prefix_capacities(channel_capacity or {})
 
     def create_pool(self, index: int) -> aioredis.BlockingConnectionPool:
         host = dict(self.hosts[index])
@@ -86,26 +121,42 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
                 await pipe.execute()
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        """Core's `group_send`, with its clean-ups inside the two scripts."""
+        """Core's `group_send`: in one script where there is one Redis and the capacities are
+        plain name prefixes (`fanout.*`), else in two."""
         assert self.require_valid_group_name(group), "Group name not valid"
         connection = self.connection(self.consistent_hash(group))
-        members = await self._script(_MEMBERS, connection)(
-            keys=[self._group_key(group)],
-            args=[int(time.time()) - self.group_expiry],
-            client=connection,
-        )
-        channels = [member.decode("utf8") for member in members]
+        key = self._group_key(group)
+        cutoff = int(time.time()) - self.group_expiry
+        if self.ring_size > 1 or self._capacities is None:
+            members = await self._script(_MEMBERS, connection)(
+                keys=[key], args=[cutoff], client=connection
+            )
+            full = 0
+        else:
+            args = [cutoff, self.serialize(message), self.prefix, time.time(), self.expiry]
+            args += [self.capacity, *(item for pair in self._capacities for item in pair)]
+            full, members = await self._script(_GROUP_PUSH, connection)(
+                keys=[key], args=args, client=connection
+            )
+        if members:
+            full += await self._push([member.decode("utf8") for member in members], message)
+        if full:
+            log.info("%s channels over capacity in group %s", full, group)
+
+    async def _push(self, channels: list[str], message: dict[str, Any]) -> int:
+        """Core's way: a message per channel key (with the names of its process-local
+        channels), one script per Redis; how many channels were full."""
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
             channels, message
         )
+        full = 0
         for index, keys in by_connection.items():
             args = [messages[key] for key in keys] + [capacities[key] for key in keys]
             connection = self.connection(index)
-            full = await self._script(_PUSH, connection)(
+            full += await self._script(_PUSH, connection)(
                 keys=keys, args=[*args, time.time(), self.expiry], client=connection
             )
-            if full:
-                log.info("%s of %s channels over capacity in group %s", full, len(channels), group)
+        return full
 
     def _script(self, source: str, connection: aioredis.Redis) -> AsyncScript:
         """A script by its digest, made once per layer rather than once per message; it runs
@@ -133,3 +184,17 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         for message in messages:
             message.pop("__asgi_channel__", None)
         return messages
+
+
+def _prefix_capacities(channel_capacity: dict) -> list[tuple[str, int]] | None:
+    """`channel_capacity` as (name prefix, capacity) pairs, if every pattern is a plain
+    prefix and a star (the one-script `group_send` matches prefixes); else None."""
+    pairs = []
+    for pattern, capacity in channel_capacity.items():
+        if not isinstance(pattern, str) or not pattern.endswith("*"):
+            return None
+        prefix = pattern[:-1]
+        if any(c in prefix for c in "*?["):
+            return None
+        pairs.append((prefix, capacity))
+    return pairs

@@ -1,0 +1,55 @@
+"""The channel layer's `group_send` (chat.layers) on a real Redis: every member gets the
+message once, a full channel is skipped, and an expired member gets nothing, whether it runs as
+one script (one Redis, capacities by name prefix) or core's two steps."""
+
+import time
+
+import pytest
+from channels_redis.core import RedisChannelLayer
+
+from chat.layers import WaitingRedisChannelLayer
+
+CAPACITIES = {
+    "one script": {"fanout.*": 3},
+    "two steps": {"fan?ut.*": 3},  # not a plain prefix
+}
+
+
+@pytest.fixture
+def layer_config(redis_server) -> dict:
+    redis_server.command("FLUSHALL")
+    return {"hosts": [{"address": redis_server.url, "socket_timeout": None}], "capacity": 1}
+
+
+@pytest.mark.parametrize("capacities", CAPACITIES.values(), ids=CAPACITIES.keys())
+async def test_each_member_gets_a_group_message_up_to_its_capacity(layer_config, capacities):
+    layer = WaitingRedisChannelLayer(**layer_config, channel_capacity=capacities)
+    other_process = RedisChannelLayer(**layer_config)
+    local = await other_process.new_channel()  # core's process-local kind: "specific.x!y"
+    for channel in ("fanout.a", "fanout.b", "plain", local):
+        await layer.group_add("room.1", channel)
+    await layer.group_add("room.1", "expired")
+    stale = time.time() - layer.group_expiry - 10
+    await layer.connection(0).zadd(layer._group_key("room.1"), {"expired": stale})
+
+    for n in range(4):
+        await layer.group_send("room.1", {"type": "chat.frame", "n": n})
+
+    for channel in ("fanout.a", "fanout.b"):
+        got = await layer.receive_batch(channel)
+        assert [m["n"] for m in got] == [0, 1, 2]  # capacity 3, in order
+        assert all("__asgi_channel__" not in m for m in got)
+    assert [m["n"] for m in await layer.receive_batch("plain")] == [0]  # capacity 1
+    assert (await other_process.receive(local))["n"] == 0  # routed to its channel in there
+    redis = layer.connection(0)
+    assert not await redis.exists(layer.prefix + "expired")
+    assert await redis.zscore(layer._group_key("room.1"), "expired") is None
+    await layer.flush()
+    await other_process.flush()
+
+
+async def test_a_group_with_no_members_takes_nothing(layer_config):
+    layer = WaitingRedisChannelLayer(**layer_config, channel_capacity=CAPACITIES["one script"])
+    await layer.group_send("room.2", {"type": "chat.frame"})
+    assert await layer.connection(0).keys("*") == []
+    await layer.flush()

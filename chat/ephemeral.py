@@ -15,11 +15,11 @@ from redis import asyncio as aioredis
 
 
 class Store(Protocol):
-    async def touch(self, key: str, member: str, ttl: float) -> int: ...
     async def touch_all(self, entries: list[tuple[str, str]], ttl: float) -> list[int]: ...
     async def count(self, key: str, member: str, ttl: float) -> int: ...
     async def drop(self, key: str, member: str) -> None: ...
     async def alive(self, key: str) -> tuple[list[str], bool]: ...
+    async def enter(self, key: str, member: str, ttl: float) -> tuple[list[str], bool]: ...
     async def claim(self, key: str, ttl: float) -> bool: ...
     async def put(self, key: str, value: str, ttl: float) -> None: ...
     async def take(self, key: str) -> str | None: ...
@@ -35,7 +35,7 @@ class MemoryStore:
         self.values: dict[str, tuple[str, float]] = {}
         self.buckets: dict[str, tuple[float, float]] = {}
 
-    async def touch(self, key: str, member: str, ttl: float) -> int:
+    async def _touch(self, key: str, member: str, ttl: float) -> int:
         now = time.monotonic()
         members = self.sets.setdefault(key, {})
         members[member] = now + ttl
@@ -45,10 +45,10 @@ class MemoryStore:
         return len(expired)
 
     async def touch_all(self, entries: list[tuple[str, str]], ttl: float) -> list[int]:
-        return [await self.touch(key, member, ttl) for key, member in entries]
+        return [await self._touch(key, member, ttl) for key, member in entries]
 
     async def count(self, key: str, member: str, ttl: float) -> int:
-        await self.touch(key, member, ttl)
+        await self._touch(key, member, ttl)
         return len(self.sets[key])
 
     async def drop(self, key: str, member: str) -> None:
@@ -61,6 +61,11 @@ class MemoryStore:
         for member in expired:
             del members[member]
         return list(members), bool(expired)
+
+    async def enter(self, key: str, member: str, ttl: float) -> tuple[list[str], bool]:
+        before = await self.alive(key)
+        await self._touch(key, member, ttl)
+        return before
 
     async def claim(self, key: str, ttl: float) -> bool:
         now = time.monotonic()
@@ -133,17 +138,9 @@ class RedisStore:
             self.clients[loop] = client
         return client
 
-    async def touch(self, key: str, member: str, ttl: float) -> int:
-        now = time.time()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.prefix + key, {member: now + ttl})
-            pipe.expire(self.prefix + key, int(ttl) + 60)
-            pipe.zremrangebyscore(self.prefix + key, "-inf", now)
-            _, _, pruned = await pipe.execute()
-        return pruned
-
     async def touch_all(self, entries: list[tuple[str, str]], ttl: float) -> list[int]:
-        """`touch` for several sets in one round trip: how many entries each one dropped."""
+        """For each set, add or refresh the member and drop the expired ones, in one round
+        trip: how many entries each one dropped."""
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, member in entries:
@@ -172,6 +169,18 @@ class RedisStore:
             pipe.zremrangebyscore(self.prefix + key, "-inf", time.time())
             pipe.zrange(self.prefix + key, 0, -1)
             removed, members = await pipe.execute()
+        return [m.decode() for m in members], bool(removed)
+
+    async def enter(self, key: str, member: str, ttl: float) -> tuple[list[str], bool]:
+        """The live members before this one came (the expired ones dropped, and whether there
+        were any), then the member added: one round trip."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self.prefix + key, "-inf", now)
+            pipe.zrange(self.prefix + key, 0, -1)
+            pipe.zadd(self.prefix + key, {member: now + ttl})
+            pipe.expire(self.prefix + key, int(ttl) + 60)
+            removed, members, *_ = await pipe.execute()
         return [m.decode() for m in members], bool(removed)
 
     async def claim(self, key: str, ttl: float) -> bool:

@@ -27,6 +27,7 @@ from . import (
     reactions,
     richtext,
     rooms,
+    rows,
     search,
     writing,
 )
@@ -105,7 +106,7 @@ def post(
             client_id=client_id,
             reply_to=original,
         )
-        _insert(message)
+        rows.insert(message)
         if files:
             Attachment.objects.filter(pk__in=[file.pk for file in files]).update(message=message)
         message.attachment_list = files
@@ -127,37 +128,6 @@ def _announce(message: Message, *, follows: int) -> Awaitable[None]:
         follows=follows,
         author_id=message.author_id,
     )
-
-
-# Message's columns but its id, in the order of INSERT's values (chat.messages._insert).
-_COLUMNS = [field for field in Message._meta.concrete_fields if not field.primary_key]
-
-
-def _insert(message: Message) -> None:
-    """`message.save()` for a new row, by plain SQL: the ORM compiles its INSERT anew for
-    every message (docs/performance.md, issue 17)."""
-    values = _values(message)
-    sql = (
-        f"INSERT INTO {Message._meta.db_table} ({_columns()})"
-        f" VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        _stored(message, cursor.fetchone()[0])
-
-
-def _values(message: Message) -> list:
-    return [field.get_db_prep_save(field.pre_save(message, True), connection) for field in _COLUMNS]
-
-
-def _columns() -> str:
-    return ", ".join(connection.ops.quote_name(field.column) for field in _COLUMNS)
-
-
-def _stored(message: Message, pk: int) -> None:
-    message.pk = pk
-    message._state.adding = False
-    message._state.db = connection.alias
 
 
 def _post_decided_early(
@@ -204,9 +174,12 @@ def _post_decided_early(
         client_id=client_id,
     )
     guard, params = writing.current_state(author, room_id, client_id=client_id)
-    casts = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in _COLUMNS)
+    casts = ", ".join(
+        f"CAST(%s AS {field.cast_db_type(connection)})" for field in rows.new_fields(Message)
+    )
     sql = (
-        f"WITH s AS ({guard}), stored AS (INSERT INTO {Message._meta.db_table} ({_columns()})"
+        f"WITH s AS ({guard}), stored AS"
+        f" (INSERT INTO {Message._meta.db_table} ({rows.new_columns(Message)})"
         f" SELECT {casts} FROM s WHERE s.state = %s RETURNING id)"
         " SELECT (SELECT id FROM stored), s.last_message_id FROM s"
     )
@@ -214,11 +187,11 @@ def _post_decided_early(
         writing.lock(room_id)
         message.created = timezone.now()  # under the lock, as the usual way: in id order
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *_values(message), room.state])
+            cursor.execute(sql, [*params, *rows.new_values(message), room.state])
             row = cursor.fetchone()
         if row is None or row[0] is None:
             return None  # changed meanwhile, or gone: nothing was stored
-        _stored(message, row[0])
+        rows.stored(message, row[0])
         message.attachment_list = []
         broadcast.on_commit(_announce, message, follows=row[1] or 0)
     return message

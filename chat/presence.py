@@ -45,15 +45,12 @@ async def online(room_id: int) -> tuple[list[str], bool]:
 
 
 async def join(room_id: int, entry: str) -> tuple[list[str], bool]:
-    """A socket arrives: the online list with it, and whether that list changed."""
-    before, _ = await online(room_id)
-    pruned = await store().touch(_key(room_id), entry, settings.CHAT_PRESENCE_TTL)
+    """A socket arrives: the online list with it, and whether that list changed (it came, or
+    stale entries of a worker that died expired)."""
+    entries, pruned = await store().enter(_key(room_id), entry, settings.CHAT_PRESENCE_TTL)
+    names = {e.split(":", 1)[0] for e in entries}
     name = entry.split(":", 1)[0]
-    if pruned:
-        now, _ = await online(room_id)
-    else:
-        now = sorted({*before, name})
-    return now, now != before
+    return sorted({*names, name}), pruned or name not in names
 
 
 @dataclass(eq=False, slots=True)

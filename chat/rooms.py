@@ -157,10 +157,12 @@ def open_room(*, user: AbstractBaseUser, slug: str) -> tuple[Room, Membership]:
     if member is None:
         if room.kind != Room.Kind.PUBLIC:
             raise Forbidden(gettext("This room is for its members only."))
-        member, created = Membership.objects.get_or_create(room=room, user=user)
-        if created:
+        member = Membership(room=room, user=user)
+        if rows.insert(member, unless_exists=("room", "user")):
             announce_members(room.pk)
             joined(user.pk, room, room.name)
+        else:  # another socket of theirs joined meanwhile
+            member = Membership.objects.get(room=room, user=user)
     return room, member
 
 

@@ -1,7 +1,7 @@
 """Model rows read by plain SQL on the hot paths (a post, a socket's opening): compiling the
 ORM's query cost more CPU there than the database took to run it (docs/performance.md, issue
 17). A statement selects a model's `columns()` and turns them back into an instance with
-`instance()`, converted as the ORM converts them."""
+`instance()`, converted as the ORM converts them; `insert()` stores a new instance."""
 
 from typing import Any
 
@@ -40,3 +40,61 @@ def instance(model: type[Model], values: tuple | list) -> Model:
 
 # Per model and vendor: the attribute names of `columns()`, and their converters.
 _known: dict[tuple[type[Model], str], tuple[list[str], dict[int, Any]]] = {}
+
+
+def insert(obj: Model, *, unless_exists: tuple[str, ...] = ()) -> bool:
+    """`obj.save()` for a new row, by plain SQL: the ORM compiles its INSERT anew for every
+    row. `unless_exists`: the fields of a unique constraint; where a row with the same values
+    is there already, nothing is stored and the answer is False (`ON CONFLICT DO NOTHING`, one
+    statement where `get_or_create` takes four)."""
+    model = type(obj)
+    values = new_values(obj)
+    quote = connection.ops.quote_name
+    conflict = ""
+    if unless_exists:
+        unique = ", ".join(quote(model._meta.get_field(name).column) for name in unless_exists)
+        conflict = f" ON CONFLICT ({unique}) DO NOTHING"
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({new_columns(model)})"
+        f" VALUES ({', '.join(['%s'] * len(values))}){conflict}"
+        f" RETURNING {quote(model._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    stored(obj, row[0])
+    return True
+
+
+def new_columns(model: type[Model]) -> str:
+    """The columns an INSERT gives values for (all but the id), in `new_values()`' order."""
+    quote = connection.ops.quote_name
+    return ", ".join(quote(field.column) for field in new_fields(model))
+
+
+def new_values(obj: Model) -> list:
+    """A new instance's values for `new_columns()`, prepared as `save()` prepares them."""
+    return [
+        field.get_db_prep_save(field.pre_save(obj, True), connection)
+        for field in new_fields(type(obj))
+    ]
+
+
+def stored(obj: Model, pk: Any) -> None:
+    """The instance as `save()` leaves a new one."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+def new_fields(model: type[Model]) -> list:
+    """The fields an INSERT gives values for: all but the id."""
+    if model not in _new:
+        _new[model] = [field for field in model._meta.concrete_fields if not field.primary_key]
+    return _new[model]
+
+
+# Per model: the fields an INSERT gives values for.
+_new: dict[type[Model], list] = {}

@@ -2,11 +2,16 @@
 `activity` (through each worker's fan-out), rooms I join or leave as `conversation` frames, and
 `GET /api/rooms/` gives the counts a client starts from."""
 
+import threading
+import time
+
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
+from django.db import connection, connections, transaction
 from django.test import Client
 
-from chat import messages, moderation, rooms
+from chat import messages, moderation, rooms, rows
+from chat.models import Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,6 +88,64 @@ async def test_a_direct_conversation_started_with_me_joins_my_sidebar(workers, a
     await sync_to_async(rooms.direct_room)(user=alice, other=bob)
     joined = await lobby.recv_type("conversation", timeout=2)
     assert joined["room"]["kind"] == "direct" and joined["title"] == "alice"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's writers wait for each other from BEGIN: the opening would read the row",
+)
+def test_a_first_visit_that_meets_another_one_joining_opens_with_its_membership(
+    alice, carol, public_room
+):
+    """Two sockets of a new member open a public room at once: one's opening reads no
+    membership and inserts one unless it exists (chat.rows.insert); the other's, not yet
+    committed, makes it wait, then wins. The first opens with that membership, not a copy."""
+    made, release = threading.Event(), threading.Event()
+
+    def other_socket_joins() -> None:
+        try:
+            with transaction.atomic():
+                Membership.objects.create(room=public_room, user=carol, role="moderator")
+                made.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    def opening() -> None:
+        try:
+            opened.append(rooms.open_room(user=carol, slug=public_room.slug)[1])
+        finally:
+            connections.close_all()
+
+    opened: list[Membership] = []
+    threads = [threading.Thread(target=other_socket_joins), threading.Thread(target=opening)]
+    threads[0].start()
+    assert made.wait(10)
+    threads[1].start()
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    with connection.cursor() as cursor:
+        for _ in range(200):
+            cursor.execute(waiting)
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.025)
+        else:
+            pytest.fail("the opening's INSERT never waited for the other transaction")
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    stored = Membership.objects.get(room=public_room, user=carol)
+    assert [(m.pk, m.role) for m in opened] == [(stored.pk, "moderator")]
+
+
+def test_a_row_inserted_unless_it_exists_is_stored_once(alice, bob, public_room):
+    first = Membership(room=public_room, user=bob)
+    assert rows.insert(first, unless_exists=("room", "user"))
+    again = Membership(room=public_room, user=bob, role=Membership.Role.MODERATOR)
+    assert not rows.insert(again, unless_exists=("room", "user"))
+    assert again.pk is None and again._state.adding
+    stored = Membership.objects.get(room=public_room, user=bob)
+    assert (stored.pk, stored.role, stored.joined) == (first.pk, "member", first.joined)
 
 
 def test_the_rooms_api_counts_unread_messages_and_mentions(alice, bob, carol, members):

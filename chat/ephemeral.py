@@ -8,10 +8,11 @@ Nothing here is worth a database write: it all expires by itself.
 import asyncio
 import time
 import weakref
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from redis import asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 
 class Store(Protocol):
@@ -108,17 +109,38 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(period * 1000))
 return tostring(wait)
 """
+# A socket's entry added or refreshed, the expired ones dropped: how many are left. KEYS[1] the
+# set, ARGV the member, now, ttl (s), the set's own expiry (s).
+_COUNT = """
+local now = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+"""
+# The same arguments: the expired entries dropped (how many), the live ones before this member,
+# then the member added.
+_ENTER = """
+local now = tonumber(ARGV[2])
+local removed = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {removed, members}
+"""
 
 
 class RedisStore:
-    """Sorted sets scored by expiry time; a client per event loop, as redis-py requires."""
+    """Sorted sets scored by expiry time; a client per event loop, as redis-py requires. What
+    a socket's opening calls is a script: one command to send and one reply to parse, where a
+    pipeline of the same steps costs the worker several of each."""
 
     prefix = "chat:"
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.bucket_script = None
+        self.scripts: dict[str, AsyncScript] = {}
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -151,15 +173,9 @@ class RedisStore:
         return replies[2::3]
 
     async def count(self, key: str, member: str, ttl: float) -> int:
-        """Touch, then how many live members the set has: one round trip."""
-        now = time.time()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self.prefix + key, {member: now + ttl})
-            pipe.expire(self.prefix + key, int(ttl) + 60)
-            pipe.zremrangebyscore(self.prefix + key, "-inf", now)
-            pipe.zcard(self.prefix + key)
-            *_, live = await pipe.execute()
-        return live
+        """Add or refresh the member, then how many live members the set has: one round
+        trip."""
+        return await self._run(_COUNT, key, member, time.time(), ttl, int(ttl) + 60)
 
     async def drop(self, key: str, member: str) -> None:
         await self.redis.zrem(self.prefix + key, member)
@@ -174,13 +190,7 @@ class RedisStore:
     async def enter(self, key: str, member: str, ttl: float) -> tuple[list[str], bool]:
         """The live members before this one came (the expired ones dropped, and whether there
         were any), then the member added: one round trip."""
-        now = time.time()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(self.prefix + key, "-inf", now)
-            pipe.zrange(self.prefix + key, 0, -1)
-            pipe.zadd(self.prefix + key, {member: now + ttl})
-            pipe.expire(self.prefix + key, int(ttl) + 60)
-            removed, members, *_ = await pipe.execute()
+        removed, members = await self._run(_ENTER, key, member, time.time(), ttl, int(ttl) + 60)
         return [m.decode() for m in members], bool(removed)
 
     async def claim(self, key: str, ttl: float) -> bool:
@@ -195,13 +205,14 @@ class RedisStore:
         return value.decode() if value is not None else None
 
     async def take_token(self, key: str, capacity: int, period: float) -> float:
+        return float(await self._run(_TOKEN_BUCKET, key, capacity, period, time.time()))
+
+    async def _run(self, source: str, key: str, *args: Any) -> Any:
+        """A script on one key, sent by its digest (registered once per store)."""
         redis = self.redis
-        if self.bucket_script is None:
-            self.bucket_script = redis.register_script(_TOKEN_BUCKET)
-        wait = await self.bucket_script(
-            keys=[self.prefix + key], args=[capacity, period, time.time()], client=redis
-        )
-        return float(wait)
+        if source not in self.scripts:
+            self.scripts[source] = redis.register_script(source)
+        return await self.scripts[source](keys=[self.prefix + key], args=args, client=redis)
 
 
 _store: Store | None = None

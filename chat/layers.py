@@ -167,7 +167,9 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
 
     async def receive_batch(self, channel: str) -> list[dict[str, Any]]:
         """The messages waiting on a plain channel (`send` and `group_send` order), up to
-        `BATCH`, in one round trip; when there are none, wait for the next one.
+        `BATCH`; when there are none, wait for the next one. One round trip either way: the
+        first is waited for (BZPOPMIN) and the rest taken right behind it, in one pipeline
+        (Redis runs a client's next command once its blocked one returns).
 
         Without core's backup queue: a batch taken by a reader that is cancelled before it
         handled it is lost. The fan-out's reader is cancelled only when its process ends,
@@ -176,10 +178,11 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         assert self.require_valid_channel_name(channel, receive=True) and "!" not in channel
         connection = self.connection(self.consistent_hash(channel))
         key = self.prefix + channel
-        popped = await connection.zpopmin(key, BATCH)
-        if not popped:
-            waited = await connection.bzpopmin(key, timeout=self.brpop_timeout)
-            popped = [] if waited is None else [(waited[1], waited[2])]
+        async with connection.pipeline(transaction=False) as pipe:
+            pipe.bzpopmin(key, timeout=self.brpop_timeout)
+            pipe.zpopmin(key, BATCH - 1)
+            first, rest = await pipe.execute()
+        popped = ([] if first is None else [(first[1], first[2])]) + rest
         messages = [self.deserialize(member) for member, _ in popped]
         for message in messages:
             message.pop("__asgi_channel__", None)

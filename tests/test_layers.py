@@ -1,13 +1,15 @@
 """The channel layer's `group_send` (chat.layers) on a real Redis: every member gets the
 message once, a full channel is skipped, and an expired member gets nothing, whether it runs as
-one script (one Redis, capacities by name prefix) or core's two steps."""
+one script (one Redis, capacities by name prefix) or core's two steps; and the fan-out's batched
+read."""
 
+import asyncio
 import time
 
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from chat.layers import WaitingRedisChannelLayer
+from chat.layers import BATCH, WaitingRedisChannelLayer
 
 CAPACITIES = {
     "one script": {"fanout.*": 3},
@@ -52,4 +54,25 @@ async def test_a_group_with_no_members_takes_nothing(layer_config):
     layer = WaitingRedisChannelLayer(**layer_config, channel_capacity=CAPACITIES["one script"])
     await layer.group_send("room.2", {"type": "chat.frame"})
     assert await layer.connection(0).keys("*") == []
+    await layer.flush()
+
+
+async def test_a_batch_waits_for_the_first_message_and_takes_what_follows_in_order(
+    layer_config,
+):
+    layer = WaitingRedisChannelLayer(**layer_config, channel_capacity={"fanout.*": 1000})
+    waiting = asyncio.create_task(layer.receive_batch("fanout.w"))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    for n in range(3):
+        await layer.send("fanout.w", {"type": "chat.frame", "n": n})
+    got = [m["n"] for m in await asyncio.wait_for(waiting, 5)]
+    while len(got) < 3:
+        got += [m["n"] for m in await layer.receive_batch("fanout.w")]
+    assert got == [0, 1, 2]
+    for n in range(BATCH + 20):
+        await layer.send("fanout.w", {"type": "chat.frame", "n": n})
+    first, second = await layer.receive_batch("fanout.w"), await layer.receive_batch("fanout.w")
+    assert [m["n"] for m in first + second] == list(range(BATCH + 20))
+    assert len(first) == BATCH
     await layer.flush()

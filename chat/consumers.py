@@ -157,10 +157,11 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         elif self.ticket is not None:
             user, token = tokens.ticket_holder(*self.ticket)
         else:
-            user = authentication.session_user(self.scope["session"])
+            session = middleware.session_of(self.scope)
+            user = authentication.session_user(session)
             if not user.is_authenticated:
                 raise Unauthenticated()
-            self.session = broadcast.session_digest(self.scope["session"].session_key)
+            self.session = broadcast.session_digest(session.session_key)
         self.user = user
         self.token_id = token.pk if token else None
         self.scopes = tokens.scopes_of(token)

@@ -1,14 +1,18 @@
-"""The WebSocket middleware stack: the site's own origins only, then the session's cookie, with a
-session that costs nothing per frame. Who the socket is (session, token or ticket) is resolved
-by the consumer, after it accepted the socket (chat.authentication)."""
+"""The WebSocket middleware: the site's own origins only. Who the socket is (session, token or
+ticket) is resolved by the consumer, after it accepted the socket (chat.authentication), and
+the session is read from its cookie there (`session_of`), not by Channels' cookie and session
+middleware: each of those keeps a copy of the scope for the socket's life, and the session
+store with its decoded data, which the socket needs only while it opens (docs/performance.md,
+issue 17)."""
 
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
-from channels.sessions import CookieMiddleware
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 from django.utils.http import is_same_domain
 
@@ -95,19 +99,9 @@ class SiteOriginValidator(BaseMiddleware):
         return await self.inner(scope, receive, send)
 
 
-class SocketSessionMiddleware(BaseMiddleware):
-    """Puts the handshake's session in `scope["session"]`, as Channels' `SessionMiddleware`
-    does, but without wrapping `send`: that wrapper only ever saves a session on an HTTP
-    response, and on a socket it costs two lazy-object lookups for every frame sent, which is
-    most of a broadcast's per-socket cost once the rest is lean."""
-
-    async def __call__(self, scope, receive, send):
-        store = import_module(settings.SESSION_ENGINE).SessionStore
-        session = store(scope["cookies"].get(settings.SESSION_COOKIE_NAME))
-        return await self.inner(dict(scope, session=session), receive, send)
-
-
-def SocketAuthMiddlewareStack(inner):
-    """Cookies and the session: Channels' `AuthMiddlewareStack`, leaner, and without resolving
-    the user before the socket is accepted (see `session_user`)."""
-    return CookieMiddleware(SocketSessionMiddleware(inner))
+def session_of(scope) -> SessionBase:
+    """The session named by the handshake's cookie, as Channels' `SessionMiddleware` would
+    have put it in `scope["session"]` (not yet loaded: that is a database read)."""
+    cookies = parse_cookie(header(scope, b"cookie") or "")
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return store(cookies.get(settings.SESSION_COOKIE_NAME))

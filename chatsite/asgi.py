@@ -12,14 +12,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chat.middleware import SiteOriginValidator, SocketAuthMiddlewareStack  # noqa: E402
+from chat.middleware import SiteOriginValidator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SiteOriginValidator(
-            SocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -34,22 +34,26 @@ def _key(room_id: int) -> str:
 
 
 def entry(username: str, socket_id: str) -> str:
-    # Usernames cannot contain ':' (Django's username validator), so the first one splits.
     return f"{username}:{socket_id}"
+
+
+def _username(entry: str) -> str:
+    # Usernames cannot contain ':' (Django's username validator), so the first one splits.
+    return entry.split(":", 1)[0]
 
 
 async def online(room_id: int) -> tuple[list[str], bool]:
     """The sorted usernames online in a room, and whether stale entries were just dropped."""
     entries, pruned = await store().alive(_key(room_id))
-    return sorted({e.split(":", 1)[0] for e in entries}), pruned
+    return sorted({_username(e) for e in entries}), pruned
 
 
 async def join(room_id: int, entry: str) -> tuple[list[str], bool]:
     """A socket arrives: the online list with it, and whether that list changed (it came, or
     stale entries of a worker that died expired)."""
     entries, pruned = await store().enter(_key(room_id), entry, settings.CHAT_PRESENCE_TTL)
-    names = {e.split(":", 1)[0] for e in entries}
-    name = entry.split(":", 1)[0]
+    names = {_username(e) for e in entries}
+    name = _username(entry)
     return sorted({*names, name}), pruned or name not in names
 
 

@@ -94,7 +94,14 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
     def __init__(self, *args: Any, channel_capacity: dict | None = None, **kwargs: Any) -> None:
         super().__init__(*args, channel_capacity=channel_capacity, **kwargs)
         self._scripts: dict[str, AsyncScript] = {}
-        self._capacities = _prefix_capacities(channel_capacity or {})
+        # `_GROUP_PUSH`'s arguments after the time and expiry, worked out once; None where
+        # it cannot serve (several Redis shards, or capacities that are not name prefixes).
+        capacities = _prefix_capacities(channel_capacity or {})
+        self._group_push_args = (
+            None
+            if self.ring_size > 1 or capacities is None
+            else [self.capacity, *(item for pair in capacities for item in pair)]
+        )
 
     def create_pool(self, index: int) -> aioredis.BlockingConnectionPool:
         host = dict(self.hosts[index])
@@ -127,16 +134,15 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         connection = self.connection(self.consistent_hash(group))
         key = self._group_key(group)
         cutoff = int(time.time()) - self.group_expiry
-        if self.ring_size > 1 or self._capacities is None:
+        if self._group_push_args is None:
             members = await self._script(_MEMBERS, connection)(
                 keys=[key], args=[cutoff], client=connection
             )
             full = 0
         else:
             args = [cutoff, self.serialize(message), self.prefix, time.time(), self.expiry]
-            args += [self.capacity, *(item for pair in self._capacities for item in pair)]
             full, members = await self._script(_GROUP_PUSH, connection)(
-                keys=[key], args=args, client=connection
+                keys=[key], args=[*args, *self._group_push_args], client=connection
             )
         if members:
             full += await self._push([member.decode("utf8") for member in members], message)

@@ -13,6 +13,7 @@ consumer raise (which would close it with 1011 and skip `disconnect`).
 """
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -59,7 +61,6 @@ FLOODING_CLOSE_CODE = 4429
 
 Frame = dict[str, Any]
 Handler = Callable[[Any, Frame], Awaitable[Frame]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class UserSocket(AsyncJsonWebsocketConsumer):
@@ -82,39 +83,65 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     token_id: int | None = None  # the API token's, for a token's or a ticket's socket
     dropped = False  # for leaving too much unread (chat.backpressure)
 
+    @classmethod
+    def as_asgi(cls, **initkwargs: Any) -> Callable[..., Awaitable[None]]:
+        """Channels' `as_asgi`, but the application hands back the consumer's coroutine
+        instead of awaiting it in one of its own: a frame less held by every socket."""
+
+        def app(scope, receive, send) -> Awaitable[None]:
+            return cls(**initkwargs)(scope, receive, send)
+
+        app._asgi_single_callable = True
+        app.consumer_class = cls
+        app.consumer_initkwargs = initkwargs
+        return functools.update_wrapper(app, cls, updated=())
+
     async def __call__(self, scope, receive, send) -> None:
-        """Leave also when the consumer dies without a `disconnect` (Daphne cancels it, even
-        in the middle of opening): else the fan-out would keep handing it its user's events
-        and the heartbeat would keep a gone socket present."""
+        """Channels' `AsyncConsumer.__call__` without its dispatch loop: with no layer channel
+        the client is the only source of messages, so the consumer awaits `receive` itself,
+        where Channels' `await_many_dispatch` runs every read as a task of its own and waits
+        for it with `asyncio.wait` (a task, a future and their callbacks held by every idle
+        socket, and made anew for every frame).
+
+        Leaves also when the consumer dies without a `disconnect` (Daphne cancels it, even in
+        the middle of opening): else the fan-out would keep handing it its user's events and
+        the heartbeat would keep a gone socket present."""
+        self.scope = scope
+        self.channel_layer = None
         self.socket_id = uuid.uuid4().hex
         # The user's events that come while the socket opens wait here: `ready` goes first.
         self.held: list[dict[str, Any]] | None = []
-        transport = backpressure.transport_of(send)
-        if transport is not None:
-            send = self._bounded(send, transport)
+        self.server_send = send
+        self.transport = backpressure.transport_of(send)
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         finally:
             await self.leave()
 
-    def _bounded(self, send: Send, transport: Any) -> Send:
-        """`send`, dropping the connection instead once its peer leaves more than
+    async def base_send(self, message: dict[str, Any]) -> None:
+        """Daphne's `send`, dropping the connection instead once its peer leaves more than
         `CHAT_SOCKET_BUFFER_MAX` bytes unread (chat.backpressure)."""
-        limit = settings.CHAT_SOCKET_BUFFER_MAX
-
-        async def bounded(message: dict[str, Any]) -> None:
-            if message["type"] == "websocket.send" and backpressure.backlog(transport) > limit:
-                if not self.dropped:
-                    self.dropped = True
-                    log.info("Dropping a socket that left over %d bytes unread", limit)
-                    backpressure.drop(transport)
-                return
-            try:
-                await send(message)
-            except backpressure.Closed:
-                pass  # closing meanwhile: its disconnect cleans up
-
-        return bounded
+        transport = self.transport
+        if (
+            transport is not None
+            and message["type"] == "websocket.send"
+            and backpressure.backlog(transport) > settings.CHAT_SOCKET_BUFFER_MAX
+        ):
+            if not self.dropped:
+                self.dropped = True
+                log.info(
+                    "Dropping a socket that left over %d bytes unread",
+                    settings.CHAT_SOCKET_BUFFER_MAX,
+                )
+                backpressure.drop(transport)
+            return
+        try:
+            await self.server_send(message)
+        except backpressure.Closed:
+            pass  # closing meanwhile: its disconnect cleans up
 
     async def connect(self) -> None:
         """Accept at once, then find out who this is: the handshake is over before any

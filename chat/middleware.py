@@ -5,6 +5,7 @@ middleware: each of those keeps a copy of the scope for the socket's life, and t
 store with its decoded data, which the socket needs only while it opens (docs/performance.md,
 issue 17)."""
 
+from collections.abc import Awaitable
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,10 +94,14 @@ class SiteOriginValidator(BaseMiddleware):
     """Refuses, with HTTP 403 at the handshake, a socket opened from another site's page: it
     would carry this site's cookie (cross-site WebSocket hijacking)."""
 
-    async def __call__(self, scope, receive, send):
+    _asgi_single_callable = True  # an ASGI 3 application, though not a coroutine function
+
+    def __call__(self, scope, receive, send) -> Awaitable[None]:
+        """Hands back the application's coroutine rather than awaiting it in one of its own,
+        which every socket would hold for its life."""
         if not origin_allowed(scope):
-            return await WebsocketDenier()(scope, receive, send)
-        return await self.inner(scope, receive, send)
+            return WebsocketDenier()(scope, receive, send)
+        return self.inner(scope, receive, send)
 
 
 def session_of(scope) -> SessionBase:

@@ -173,9 +173,10 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
 
     async def receive_batch(self, channel: str) -> list[dict[str, Any]]:
         """The messages waiting on a plain channel (`send` and `group_send` order), up to
-        `BATCH`; when there are none, wait for the next one. One round trip either way: the
-        first is waited for (BZPOPMIN) and the rest taken right behind it, in one pipeline
-        (Redis runs a client's next command once its blocked one returns).
+        `BATCH`; when there are none, wait for the next one. One command either way
+        (BZMPOP, Redis 7.0 or later), where a pipeline of a BZPOPMIN and a ZPOPMIN cost
+        redis-py twice the packing, parsing and pipeline bookkeeping for every batch, and a
+        batch is one event most of the time (docs/performance.md, the fifth pass).
 
         Without core's backup queue: a batch taken by a reader that is cancelled before it
         handled it is lost. The fan-out's reader is cancelled only when its process ends,
@@ -184,12 +185,8 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         assert self.require_valid_channel_name(channel, receive=True) and "!" not in channel
         connection = self.connection(self.consistent_hash(channel))
         key = self.prefix + channel
-        async with connection.pipeline(transaction=False) as pipe:
-            pipe.bzpopmin(key, timeout=self.brpop_timeout)
-            pipe.zpopmin(key, BATCH - 1)
-            first, rest = await pipe.execute()
-        popped = ([] if first is None else [(first[1], first[2])]) + rest
-        messages = [self.deserialize(member) for member, _ in popped]
+        popped = await connection.bzmpop(self.brpop_timeout, 1, [key], min=True, count=BATCH)
+        messages = [] if popped is None else [self.deserialize(member) for member, _ in popped[1]]
         for message in messages:
             message.pop("__asgi_channel__", None)
         return messages

@@ -124,18 +124,15 @@ class UserSocket(AsyncJsonWebsocketConsumer):
     async def base_send(self, message: dict[str, Any]) -> None:
         """Daphne's `send`, dropping the connection instead once its peer leaves more than
         `CHAT_SOCKET_BUFFER_MAX` bytes unread (chat.backpressure)."""
-        transport = self.transport
+        transport, limit = self.transport, settings.CHAT_SOCKET_BUFFER_MAX
         if (
             transport is not None
             and message["type"] == "websocket.send"
-            and backpressure.backlog(transport) > settings.CHAT_SOCKET_BUFFER_MAX
+            and backpressure.backlog(transport) > limit
         ):
             if not self.dropped:
                 self.dropped = True
-                log.info(
-                    "Dropping a socket that left over %d bytes unread",
-                    settings.CHAT_SOCKET_BUFFER_MAX,
-                )
+                log.info("Dropping a socket that left over %d bytes unread", limit)
                 backpressure.drop(transport)
             return
         try:

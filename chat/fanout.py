@@ -262,9 +262,17 @@ class Fanout:
             order.filler = None
 
     async def _fill(self, group: str, room_id: int) -> None:
-        """After `GAP_WAIT`, relay what is still missing from the database, then what waited."""
-        await asyncio.sleep(GAP_WAIT)
+        """Once the room's order has stood still for `GAP_WAIT`, relay what is still missing
+        from the database, then what waited. Under a steady stream from several workers some
+        event is nearly always waiting for its predecessor, so the wait starts again whenever
+        the gap it waited on closed: the database is read for a gap that lasts, not every
+        `GAP_WAIT`. Events relayed while it is read are not relayed again from its answer."""
         order = self.orders[group]
+        while True:
+            last = order.last
+            await asyncio.sleep(GAP_WAIT)
+            if order.last == last:
+                break
         try:
             missing = await database_sync_to_async(_missing)(
                 room_id, after=order.last, limit=len(order.waiting) + 100
@@ -273,14 +281,16 @@ class Fanout:
             log.warning("Reading messages missed by the fan-out failed", exc_info=True)
             missing = []
         for message in missing:
+            if message.pk <= (order.last or 0):
+                continue  # its own event came while the database was read
             text = protocol.encode(protocol.message_frame(message))
+            order.last = message.pk  # first: its own event, coming meanwhile, is then late
             await self._relay({"type": "chat.frame", "group": group, "text": text, "skip": None})
-            order.last = max(order.last or 0, message.pk)
         for follows in sorted(order.waiting):
-            event = order.waiting.pop(follows)
-            if event["id"] > (order.last or 0):
-                await self._relay(event)
+            event = order.waiting.pop(follows, None)  # None: relayed while this one was sent
+            if event is not None and event["id"] > (order.last or 0):
                 order.last = event["id"]
+                await self._relay(event)
         order.filler = None
 
     async def _announce(self, event: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ from . import (
     rooms,
     tokens,
     uploads,
+    wire,
 )
 from .errors import (
     ChatError,
@@ -113,6 +114,7 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         self.held: list[dict[str, Any]] | None = []
         self.server_send = send
         self.transport = backpressure.transport_of(send)
+        self.direct = wire.protocol_of(send)  # None: every frame goes Daphne's way
         try:
             while True:
                 await self.dispatch(await receive())
@@ -123,18 +125,18 @@ class UserSocket(AsyncJsonWebsocketConsumer):
 
     async def base_send(self, message: dict[str, Any]) -> None:
         """Daphne's `send`, dropping the connection instead once its peer leaves more than
-        `CHAT_SOCKET_BUFFER_MAX` bytes unread (chat.backpressure)."""
+        `CHAT_SOCKET_BUFFER_MAX` bytes unread (chat.backpressure), and writing a text frame
+        to the socket itself where autobahn would write the same bytes (chat.wire)."""
         transport, limit = self.transport, settings.CHAT_SOCKET_BUFFER_MAX
-        if (
-            transport is not None
-            and message["type"] == "websocket.send"
-            and backpressure.backlog(transport) > limit
-        ):
-            if not self.dropped:
-                self.dropped = True
-                log.info("Dropping a socket that left over %d bytes unread", limit)
-                backpressure.drop(transport)
-            return
+        if transport is not None and message["type"] == "websocket.send":
+            if backpressure.backlog(transport) > limit:
+                if not self.dropped:
+                    self.dropped = True
+                    log.info("Dropping a socket that left over %d bytes unread", limit)
+                    backpressure.drop(transport)
+                return
+            if self.direct is not None and wire.write(self.direct, message):
+                return
         try:
             await self.server_send(message)
         except backpressure.Closed:

@@ -14,6 +14,8 @@ from django.conf import settings
 from redis import asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from .redispool import WaitingConnectionPool
+
 
 class Store(Protocol):
     async def touch_all(self, entries: list[tuple[str, str]], ttl: float) -> list[int]: ...
@@ -147,8 +149,8 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         client = self.clients.get(loop)
         if client is None:
-            # A pool that waits for a free connection rather than failing (see chat/layers.py).
-            pool = aioredis.BlockingConnectionPool.from_url(
+            # A pool that waits for a free connection rather than failing (chat.redispool).
+            pool = WaitingConnectionPool.from_url(
                 self.url,
                 max_connections=settings.REDIS_MAX_CONNECTIONS,
                 timeout=10,

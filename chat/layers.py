@@ -1,9 +1,7 @@
 """The Redis channel layer, with a pool that waits instead of failing and a batched read.
 
-channels-redis builds a plain redis-py pool, and redis-py 8 caps it at 100 connections and
-raises `MaxConnectionsError` past that. A thousand sockets opening or closing at once then fail
-their `group_add` / `group_discard`: they are refused, or stay behind in Redis as stale group
-members. A blocking pool makes the crowd queue for a connection for a few seconds instead.
+channels-redis builds a plain redis-py pool, which raises past its cap when a thousand sockets
+open or close at once; this layer's pool queues them instead (chat.redispool).
 
 `receive_batch` serves the per-process fan-out (chat.fanout), whose one channel carries every
 room event of the worker. channels-redis' `receive` costs four Redis round trips per message
@@ -25,6 +23,8 @@ from typing import Any
 from channels_redis.core import RedisChannelLayer
 from redis import asyncio as aioredis
 from redis.commands.core import AsyncScript
+
+from .redispool import WaitingConnectionPool
 
 POOL_TIMEOUT = 10  # seconds a task waits for a free connection before the call fails
 BATCH = 100  # messages taken off a channel in one round trip at most
@@ -103,11 +103,9 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
             else [self.capacity, *(item for pair in capacities for item in pair)]
         )
 
-    def create_pool(self, index: int) -> aioredis.BlockingConnectionPool:
+    def create_pool(self, index: int) -> WaitingConnectionPool:
         host = dict(self.hosts[index])
-        return aioredis.BlockingConnectionPool.from_url(
-            host.pop("address"), timeout=POOL_TIMEOUT, **host
-        )
+        return WaitingConnectionPool.from_url(host.pop("address"), timeout=POOL_TIMEOUT, **host)
 
     async def group_add(self, group: str, channel: str) -> None:
         await self.group_add_many([group], channel)

@@ -8,8 +8,10 @@ import time
 
 import pytest
 from channels_redis.core import RedisChannelLayer
+from redis import asyncio as aioredis
 
 from chat.layers import BATCH, WaitingRedisChannelLayer
+from chat.redispool import WaitingConnectionPool
 
 CAPACITIES = {
     "one script": {"fanout.*": 3},
@@ -76,3 +78,25 @@ async def test_a_batch_waits_for_the_first_message_and_takes_what_follows_in_ord
     assert [m["n"] for m in first + second] == list(range(BATCH + 20))
     assert len(first) == BATCH
     await layer.flush()
+
+
+async def test_a_crowd_larger_than_the_pool_queues_and_everyone_is_served(redis_server):
+    """The pool's own path for a free connection (chat.redispool) must still hand each one
+    given back to whoever queues: forty callers on two connections, each holding one for
+    50 ms, all answered within the pool's timeout and none refused."""
+    redis_server.command("FLUSHALL")
+    pool = WaitingConnectionPool.from_url(redis_server.url, max_connections=2, timeout=5)
+    redis = aioredis.Redis.from_pool(pool)
+    try:
+        async with asyncio.timeout(10):
+            answers = await asyncio.gather(
+                *(redis.blpop([f"nothing.{n}"], timeout=0.05) for n in range(40))
+            )
+        assert answers == [None] * 40
+        assert pool.waiting == 0
+        assert len(pool._in_use_connections) == 0 and len(pool._available_connections) <= 2
+        for n in range(5):  # one at a time: the free connection is taken again
+            await redis.set("key", n)
+        assert await redis.get("key") == b"4" and len(pool._available_connections) <= 2
+    finally:
+        await redis.aclose()

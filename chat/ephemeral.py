@@ -12,9 +12,8 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from redis import asyncio as aioredis
-from redis.commands.core import AsyncScript
 
-from .redispool import WaitingConnectionPool
+from .redisconn import WaitingConnectionPool, script
 
 
 class Store(Protocol):
@@ -142,14 +141,13 @@ class RedisStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.scripts: dict[str, AsyncScript] = {}
 
     @property
     def redis(self) -> aioredis.Redis:
         loop = asyncio.get_running_loop()
         client = self.clients.get(loop)
         if client is None:
-            # A pool that waits for a free connection rather than failing (chat.redispool).
+            # A pool that waits for a free connection rather than failing (chat.redisconn).
             pool = WaitingConnectionPool.from_url(
                 self.url,
                 max_connections=settings.REDIS_MAX_CONNECTIONS,
@@ -210,11 +208,9 @@ class RedisStore:
         return float(await self._run(_TOKEN_BUCKET, key, capacity, period, time.time()))
 
     async def _run(self, source: str, key: str, *args: Any) -> Any:
-        """A script on one key, sent by its digest (registered once per store)."""
+        """A script on one key, sent by its digest."""
         redis = self.redis
-        if source not in self.scripts:
-            self.scripts[source] = redis.register_script(source)
-        return await self.scripts[source](keys=[self.prefix + key], args=args, client=redis)
+        return await script(source, redis)(keys=[self.prefix + key], args=args, client=redis)
 
 
 _store: Store | None = None

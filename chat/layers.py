@@ -1,7 +1,7 @@
 """The Redis channel layer, with a pool that waits instead of failing and a batched read.
 
 channels-redis builds a plain redis-py pool, which raises past its cap when a thousand sockets
-open or close at once; this layer's pool queues them instead (chat.redispool).
+open or close at once; this layer's pool queues them instead (chat.redisconn).
 
 `receive_batch` serves the per-process fan-out (chat.fanout), whose one channel carries every
 room event of the worker. channels-redis' `receive` costs four Redis round trips per message
@@ -21,10 +21,8 @@ from collections import defaultdict
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer
-from redis import asyncio as aioredis
-from redis.commands.core import AsyncScript
 
-from .redispool import WaitingConnectionPool
+from .redisconn import WaitingConnectionPool, script
 
 POOL_TIMEOUT = 10  # seconds a task waits for a free connection before the call fails
 BATCH = 100  # messages taken off a channel in one round trip at most
@@ -93,7 +91,6 @@ return {full, localized}
 class WaitingRedisChannelLayer(RedisChannelLayer):
     def __init__(self, *args: Any, channel_capacity: dict | None = None, **kwargs: Any) -> None:
         super().__init__(*args, channel_capacity=channel_capacity, **kwargs)
-        self._scripts: dict[str, AsyncScript] = {}
         # `_GROUP_PUSH`'s arguments after the time and expiry, worked out once; None where
         # it cannot serve (several Redis shards, or capacities that are not name prefixes).
         capacities = _prefix_capacities(channel_capacity or {})
@@ -133,13 +130,13 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         key = self._group_key(group)
         cutoff = int(time.time()) - self.group_expiry
         if self._group_push_args is None:
-            members = await self._script(_MEMBERS, connection)(
+            members = await script(_MEMBERS, connection)(
                 keys=[key], args=[cutoff], client=connection
             )
             full = 0
         else:
             args = [cutoff, self.serialize(message), self.prefix, time.time(), self.expiry]
-            full, members = await self._script(_GROUP_PUSH, connection)(
+            full, members = await script(_GROUP_PUSH, connection)(
                 keys=[key], args=[*args, *self._group_push_args], client=connection
             )
         if members:
@@ -157,17 +154,10 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
         for index, keys in by_connection.items():
             args = [messages[key] for key in keys] + [capacities[key] for key in keys]
             connection = self.connection(index)
-            full += await self._script(_PUSH, connection)(
+            full += await script(_PUSH, connection)(
                 keys=keys, args=[*args, time.time(), self.expiry], client=connection
             )
         return full
-
-    def _script(self, source: str, connection: aioredis.Redis) -> AsyncScript:
-        """A script by its digest, made once per layer rather than once per message; it runs
-        on whichever connection it is given."""
-        if source not in self._scripts:
-            self._scripts[source] = connection.register_script(source)
-        return self._scripts[source]
 
     async def receive_batch(self, channel: str) -> list[dict[str, Any]]:
         """The messages waiting on a plain channel (`send` and `group_send` order), up to

@@ -11,7 +11,7 @@ from channels_redis.core import RedisChannelLayer
 from redis import asyncio as aioredis
 
 from chat.layers import BATCH, WaitingRedisChannelLayer
-from chat.redispool import WaitingConnectionPool
+from chat.redisconn import WaitingConnectionPool
 
 CAPACITIES = {
     "one script": {"fanout.*": 3},
@@ -81,7 +81,7 @@ async def test_a_batch_waits_for_the_first_message_and_takes_what_follows_in_ord
 
 
 async def test_a_crowd_larger_than_the_pool_queues_and_everyone_is_served(redis_server):
-    """The pool's own path for a free connection (chat.redispool) must still hand each one
+    """The pool's own path for a free connection (chat.redisconn) must still hand each one
     given back to whoever queues: forty callers on two connections, each holding one for
     50 ms, all answered within the pool's timeout and none refused."""
     redis_server.command("FLUSHALL")

@@ -1,4 +1,5 @@
-"""The Redis connection pool of the channel layer and of the shared short-lived state.
+"""Connections to Redis for the channel layer and the shared short-lived state: the pool, and
+the Lua scripts sent over it.
 
 redis-py 8 caps a plain async pool at its `max_connections` and raises `MaxConnectionsError`
 past that: a thousand sockets opening or closing at once then failed their `group_add` /
@@ -18,7 +19,19 @@ from typing import Any
 
 from redis import asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
+from redis.commands.core import AsyncScript
 from redis.event import AsyncAfterConnectionReleasedEvent
+
+_scripts: dict[str, AsyncScript] = {}
+
+
+def script(source: str, client: aioredis.Redis) -> AsyncScript:
+    """A Lua script sent by its digest, made once per process rather than once per call (its
+    digest is hashed when it is made); call it with the `client` to run it on."""
+    made = _scripts.get(source)
+    if made is None:
+        made = _scripts[source] = client.register_script(source)
+    return made
 
 
 class WaitingConnectionPool(aioredis.BlockingConnectionPool):

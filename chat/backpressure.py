@@ -19,11 +19,16 @@ from typing import Any
 from autobahn.exception import Disconnected as Closed  # noqa: F401 (re-exported)
 
 
+def protocol_of(send: Callable[..., Any]) -> Any | None:
+    """Daphne's protocol object behind its `send`; None under other servers."""
+    args = getattr(send, "args", ())
+    return args[0] if args else None
+
+
 def transport_of(send: Callable[..., Any]) -> Any | None:
     """The TCP transport under Daphne's `send`, past any protocol wrappers (Twisted's
     `ProtocolWrapper` keeps the real one in `.transport`)."""
-    args = getattr(send, "args", ())
-    transport = getattr(args[0], "transport", None) if args else None
+    transport = getattr(protocol_of(send), "transport", None)
     for _ in range(4):
         if transport is None or hasattr(transport, "_tempDataLen"):
             return transport

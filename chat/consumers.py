@@ -129,13 +129,14 @@ class UserSocket(AsyncJsonWebsocketConsumer):
         to the socket itself where autobahn would write the same bytes (chat.wire)."""
         transport, limit = self.transport, settings.CHAT_SOCKET_BUFFER_MAX
         if transport is not None and message["type"] == "websocket.send":
-            if backpressure.backlog(transport) > limit:
+            unsent = backpressure.backlog(transport)
+            if unsent > limit:
                 if not self.dropped:
                     self.dropped = True
                     log.info("Dropping a socket that left over %d bytes unread", limit)
                     backpressure.drop(transport)
                 return
-            if self.direct is not None and wire.write(self.direct, message):
+            if self.direct is not None and wire.write(self.direct, message, unsent):
                 return
         try:
             await self.server_send(message)

@@ -23,6 +23,8 @@ from typing import Any
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.abstract import FileDescriptor
 
+from . import backpressure
+
 OPEN = WebSocketProtocol.STATE_OPEN
 
 
@@ -40,15 +42,14 @@ def text_frame(text: str) -> bytes:
 
 
 def _header_size(frame: bytes) -> int:
-    return {126: 4, 127: 10}.get(frame[1], 2)
+    return 2 if frame[1] < 126 else 4 if frame[1] == 126 else 10
 
 
 def protocol_of(send: Callable[..., Any]) -> WebSocketProtocol | None:
     """Daphne's protocol behind its `send` (`functools.partial(server.handle_reply,
     protocol)`), where its transport is a plain socket; None under any other server or
     transport (Channels' test communicator, TLS)."""
-    args = getattr(send, "args", ())
-    protocol = args[0] if args else None
+    protocol = backpressure.protocol_of(send)
     if not isinstance(protocol, WebSocketProtocol):
         return None
     transport = protocol.transport
@@ -57,9 +58,10 @@ def protocol_of(send: Callable[..., Any]) -> WebSocketProtocol | None:
     return protocol if hasattr(transport, "socket") else None
 
 
-def write(protocol: WebSocketProtocol, message: dict[str, Any]) -> bool:
+def write(protocol: WebSocketProtocol, message: dict[str, Any], unsent: int) -> bool:
     """Write a `websocket.send` with `text` as autobahn would; False where only Daphne's way
-    can (the caller then sends it that way). The frame is kept in `message`, which the
+    can (the caller then sends it that way). `unsent`: the transport's backlog, as the
+    caller measured it (`backpressure.backlog`). The frame is kept in `message`, which the
     fan-out shares between all the sockets of a room event."""
     text = message.get("text")
     if (
@@ -80,15 +82,13 @@ def write(protocol: WebSocketProtocol, message: dict[str, Any]) -> bool:
     transport = protocol.transport
     if not transport.connected or transport.disconnecting:
         return False
-    if transport._tempDataLen or len(transport.dataBuffer) > transport.offset:
+    if unsent:
         transport.write(frame)  # behind what waits, in order
         return True
     try:
         sent = transport.socket.send(frame)
-    except BlockingIOError:
-        sent = 0
     except OSError:
-        sent = 0  # the peer is gone: Twisted's own write finds out and closes
+        sent = 0  # it would block, or the peer is gone: Twisted's own write finds out
     if sent < len(frame):
         transport.write(frame[sent:])
     return True
